@@ -1,0 +1,151 @@
+package sale
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+)
+
+// ErrMalformed means the body is not JSON: it is not a sale, and nothing
+// about it is reported beyond a log line.
+var ErrMalformed = errors.New("body is not valid JSON")
+
+// NotSaleError means a condition did not hold: the body is valid but is not
+// a sale (an unpaid session, a refund event, a cart that is not complete).
+type NotSaleError struct {
+	// Condition is the first condition that did not hold, as written.
+	Condition string
+}
+
+func (e *NotSaleError) Error() string { return "condition not met: " + e.Condition }
+
+// RejectError means the body is a sale but cannot be reported: a required
+// field is missing or a value is invalid. It is logged at WARN and counted;
+// nothing is guessed in its place.
+type RejectError struct {
+	// Field is the config name of the field at fault ("amount", "customer_id").
+	Field string
+	// Reason says what was wrong, naming the source it was read from.
+	Reason string
+	// InvoiceID is whatever invoice id the body had, to find the sale by.
+	InvoiceID string
+}
+
+func (e *RejectError) Error() string { return e.Field + ": " + e.Reason }
+
+// Extract reads a sale from a JSON body and the request's placeholders.
+// It returns ErrMalformed, a *NotSaleError or a *RejectError when the body
+// does not make a valid sale. now is the capture time.
+func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, error) {
+	var doc gjson.Result
+	if len(body) > 0 {
+		if !gjson.ValidBytes(body) {
+			return nil, ErrMalformed
+		}
+		doc = gjson.ParseBytes(body)
+	}
+	if ok, failed := s.Holds(doc); !ok {
+		return nil, &NotSaleError{Condition: failed}
+	}
+
+	ev := &Event{Event: s.EventName, CapturedAt: now.UTC()}
+	ev.InvoiceID = s.text(s.InvoiceID, doc, resolve)
+	reject := func(field, format string, args ...any) error {
+		return &RejectError{Field: field, Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
+	}
+
+	ev.CustomerExternalID = s.text(s.CustomerID, doc, resolve)
+	if ev.CustomerExternalID == "" {
+		// Never generated or guessed: a new id would break the lead-to-sale chain.
+		return nil, reject("customer_id", "no source yielded a value (%s)", describe(s.CustomerID))
+	}
+
+	code := s.DefaultCurrency
+	if v, ok := first(s.Currency, doc, resolve); ok {
+		c, err := fx.NormalizeCode(v.text)
+		if err != nil {
+			return nil, reject("currency", "%v (%s)", err, describeOne(v.source))
+		}
+		code = c
+	}
+
+	digits := -1
+	if v, ok := first(s.AmountDigits, doc, resolve); ok {
+		n, err := strconv.Atoi(v.text)
+		if err != nil || n < 0 || n > 18 {
+			return nil, reject("amount_digits", "%q is not a number of digits from 0 to 18 (%s)", v.text, describeOne(v.source))
+		}
+		digits = n
+	}
+
+	v, ok := first(s.Amount, doc, resolve)
+	if !ok {
+		return nil, reject("amount", "no source yielded a value (%s)", describe(s.Amount))
+	}
+	amount, err := fx.ParseAmount(v.text, code, s.AmountUnit, digits)
+	if err != nil {
+		return nil, reject("amount", "%v (%s)", err, describeOne(v.source))
+	}
+	if amount.IsNegative() {
+		return nil, reject("amount", "%s is negative: refunds are not sales (%s)", v.text, describeOne(v.source))
+	}
+	ev.Amount = amount
+
+	ev.Timestamp = ev.CapturedAt.Truncate(time.Millisecond)
+	if v, ok := first(s.Timestamp, doc, resolve); ok {
+		t, err := ParseTimestamp(v.text)
+		if err != nil {
+			return nil, reject("timestamp", "%v (%s)", err, describeOne(v.source))
+		}
+		ev.Timestamp = t
+	}
+
+	ev.Email = s.text(s.Email, doc, resolve)
+	ev.Name = s.text(s.Name, doc, resolve)
+	ev.ClickID = s.text(s.ClickID, doc, resolve)
+	return ev, nil
+}
+
+// text reads a string field, capped at MaxFieldLength characters.
+func (s *Spec) text(sources []Source, doc gjson.Result, resolve Resolver) string {
+	v, ok := first(sources, doc, resolve)
+	if !ok {
+		return ""
+	}
+	return capLength(v.text)
+}
+
+func capLength(s string) string {
+	if utf8.RuneCountInString(s) <= MaxFieldLength {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:MaxFieldLength])
+}
+
+func describe(sources []Source) string {
+	if len(sources) == 1 {
+		return describeOne(sources[0])
+	}
+	s := "sources"
+	for i, src := range sources {
+		if i > 0 {
+			s += ","
+		}
+		s += " " + src.String()
+	}
+	return s
+}
+
+func describeOne(src Source) string {
+	if src.Placeholder != "" {
+		return "placeholder " + src.Placeholder
+	}
+	return "path " + src.Path
+}

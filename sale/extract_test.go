@@ -1,0 +1,236 @@
+package sale
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+)
+
+func mustSources(t *testing.T, list ...string) []Source {
+	t.Helper()
+	out, err := ParseSources(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func orderSpec(t *testing.T) *Spec {
+	s := &Spec{
+		Amount:     mustSources(t, "order.total"),
+		Currency:   mustSources(t, "order.currency"),
+		InvoiceID:  mustSources(t, "order.id"),
+		CustomerID: mustSources(t, "customer.id", "{http.request.header.X-Customer}"),
+		Email:      mustSources(t, "customer.email"),
+		Name:       mustSources(t, "[customer.first,customer.last]"),
+		ClickID:    mustSources(t, "{http.request.cookie.clickId}"),
+		Timestamp:  mustSources(t, "order.created_at"),
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var captureTime = time.Date(2026, 4, 10, 12, 45, 10, 123456789, time.UTC)
+
+func resolver(values map[string]string) Resolver {
+	return func(p string) string { return values[p] }
+}
+
+func TestExtractPayload(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		vars    map[string]string
+		unit    fx.Unit
+		want    string
+		wantErr string
+	}{
+		{
+			name: "full order",
+			body: `{"order":{"id":"inv_987","total":199.0,"currency":"usd","created_at":"2026-04-10T14:45:10+02:00"},"customer":{"id":"user_123","email":"alex@example.com","first":"Alex","last":"Johnson"}}`,
+			vars: map[string]string{"{http.request.cookie.clickId}": "cl_42"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_123","email":"alex@example.com","name":"Alex Johnson","currency":"USD","amount":199.0,"invoiceId":"inv_987","clickId":"cl_42"}`,
+		},
+		{
+			name: "string amount, default currency, capture time, optional fields omitted",
+			body: `{"order":{"id":"A-1","total":"12.45"},"customer":{"id":"u1"}}`,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u1","currency":"USD","amount":12.45,"invoiceId":"A-1"}`,
+		},
+		{
+			name: "id beyond 2^53 keeps every digit",
+			body: `{"order":{"id":820982911946154508,"total":5},"customer":{"id":9007199254740993}}`,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"9007199254740993","currency":"USD","amount":5.0,"invoiceId":"820982911946154508"}`,
+		},
+		{
+			name: "JPY minor units have no digits",
+			body: `{"order":{"id":"j","total":1999,"currency":"JPY"},"customer":{"id":"u"}}`,
+			unit: fx.Minor,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u","currency":"JPY","amount":1999,"invoiceId":"j"}`,
+		},
+		{
+			name: "KWD minor units have three digits",
+			body: `{"order":{"id":"k","total":12345,"currency":"kwd"},"customer":{"id":"u"}}`,
+			unit: fx.Minor,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u","currency":"KWD","amount":12.345,"invoiceId":"k"}`,
+		},
+		{
+			name: "USD minor units",
+			body: `{"order":{"id":"m","total":"19950"},"customer":{"id":"u"}}`,
+			unit: fx.Minor,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u","currency":"USD","amount":199.5,"invoiceId":"m"}`,
+		},
+		{
+			name: "customer id from a header when the body has none",
+			body: `{"order":{"id":"h","total":1,"created_at":1775825110},"customer":{}}`,
+			vars: map[string]string{"{http.request.header.X-Customer}": "hdr-7"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"hdr-7","currency":"USD","amount":1.0,"invoiceId":"h"}`,
+		},
+		{
+			name: "unix milliseconds",
+			body: `{"order":{"id":"ms","total":0,"created_at":1775825110250},"customer":{"id":"u"}}`,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.250Z","customerExternalId":"u","currency":"USD","amount":0.0,"invoiceId":"ms"}`,
+		},
+		{name: "malformed JSON", body: `{"order":`, wantErr: "body is not valid JSON"},
+		{name: "no customer id is never guessed", body: `{"order":{"id":"x","total":1},"customer":{}}`, wantErr: "customer_id: no source yielded a value"},
+		{name: "no amount", body: `{"order":{"id":"x"},"customer":{"id":"u"}}`, wantErr: "amount: no source yielded a value (path order.total)"},
+		{name: "comma decimal", body: `{"order":{"id":"x","total":"12,00"},"customer":{"id":"u"}}`, wantErr: `amount: "12,00" is not a number (path order.total)`},
+		{name: "negative amount", body: `{"order":{"id":"x","total":-5},"customer":{"id":"u"}}`, wantErr: "amount: -5 is negative"},
+		{name: "bad currency", body: `{"order":{"id":"x","total":5,"currency":"XYZ1"},"customer":{"id":"u"}}`, wantErr: `currency: "XYZ1" is not an ISO 4217 currency code (path order.currency)`},
+		{name: "fractional minor units", body: `{"order":{"id":"x","total":10.5},"customer":{"id":"u"}}`, unit: fx.Minor, wantErr: "not a whole number of minor units"},
+		{name: "bad timestamp", body: `{"order":{"id":"x","total":5,"created_at":"yesterday"},"customer":{"id":"u"}}`, wantErr: "timestamp:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := orderSpec(t)
+			spec.AmountUnit = tt.unit
+			ev, err := spec.Extract([]byte(tt.body), resolver(tt.vars), captureTime)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(ev.Payload(false)); got != tt.want {
+				t.Fatalf("payload\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractRejectCarriesInvoice(t *testing.T) {
+	_, err := orderSpec(t).Extract([]byte(`{"order":{"id":"inv_1","total":"abc"},"customer":{"id":"u"}}`), nil, captureTime)
+	var rej *RejectError
+	if !errors.As(err, &rej) || rej.InvoiceID != "inv_1" || rej.Field != "amount" {
+		t.Fatalf("got %#v", err)
+	}
+}
+
+func TestExtractCapsLongStrings(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	ev, err := orderSpec(t).Extract([]byte(`{"order":{"id":"x","total":1},"customer":{"id":"`+long+`"}}`), nil, captureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len([]rune(ev.CustomerExternalID)); got != MaxFieldLength {
+		t.Fatalf("customer id has %d characters, want %d", got, MaxFieldLength)
+	}
+}
+
+func TestAmountDigitsFromPayload(t *testing.T) {
+	spec := orderSpec(t)
+	spec.AmountUnit = fx.Minor
+	spec.AmountDigits = mustSources(t, "currency_minor_unit")
+	ev, err := spec.Extract([]byte(`{"currency_minor_unit":0,"order":{"id":"x","total":"4500","currency":"EUR"},"customer":{"id":"u"}}`), nil, captureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.JSONNumber(ev.Amount); got != "4500.0" {
+		t.Fatalf("amount = %s, want 4500.0 (the payload said 0 digits)", got)
+	}
+}
+
+func TestConditions(t *testing.T) {
+	body := `{"status":"paid","paid":true,"zero":0,"empty":"","nil":null,"n":3,"obj":{},"arr":[1]}`
+	tests := []struct {
+		cond Condition
+		want bool
+	}{
+		{Condition{Path: "paid"}, true},
+		{Condition{Path: "n"}, true},
+		{Condition{Path: "arr"}, true},
+		{Condition{Path: "zero"}, false},
+		{Condition{Path: "empty"}, false},
+		{Condition{Path: "nil"}, false},
+		{Condition{Path: "obj"}, false},
+		{Condition{Path: "missing"}, false},
+		{Condition{Path: "status", Values: []string{"pending", "paid"}}, true},
+		{Condition{Path: "status", Values: []string{"pending"}}, false},
+		{Condition{Path: "paid", Values: []string{"true"}}, true},
+		{Condition{Path: "missing", Values: []string{""}}, false},
+	}
+	for _, tt := range tests {
+		spec := &Spec{When: []Condition{tt.cond}}
+		ok, _ := spec.Holds(parse(body))
+		if ok != tt.want {
+			t.Errorf("%s: holds = %v, want %v", tt.cond, ok, tt.want)
+		}
+	}
+	spec := orderSpec(t)
+	spec.When = []Condition{{Path: "order.status", Values: []string{"paid"}}}
+	_, err := spec.Extract([]byte(`{"order":{"status":"pending","id":"x","total":1},"customer":{"id":"u"}}`), nil, captureTime)
+	var notSale *NotSaleError
+	if !errors.As(err, &notSale) || notSale.Condition != "order.status paid" {
+		t.Fatalf("got %v, want a NotSaleError naming the condition", err)
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	good := []string{"order.total", "{http.request.cookie.clickId}", "items.#.price", `[a,b]`, `data.object.metadata.customer_id`, `line_items.#(sku=="A").qty`, "@this"}
+	for _, s := range good {
+		if _, err := ParseSource(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	bad := []string{"", "order..total", ".total", "total.", "items.#(sku==\"A\"", "[a,b", "a]", "{}"}
+	for _, s := range bad {
+		if _, err := ParseSource(s); err == nil {
+			t.Errorf("%q: want an error", s)
+		}
+	}
+}
+
+func TestParseTimestamp(t *testing.T) {
+	tests := map[string]string{
+		"2026-04-10T12:45:10.000Z":       "2026-04-10T12:45:10.000Z",
+		"2026-04-10T14:45:10.5+02:00":    "2026-04-10T12:45:10.500Z",
+		"2026-04-10T12:45:10":            "2026-04-10T12:45:10.000Z",
+		"2026-04-10 12:45:10":            "2026-04-10T12:45:10.000Z",
+		"2026-04-10T12:45:10.123456789Z": "2026-04-10T12:45:10.123Z",
+		"1775825110":                     "2026-04-10T12:45:10.000Z",
+		"1775825110123":                  "2026-04-10T12:45:10.123Z",
+		"2026-04-10":                     "2026-04-10T00:00:00.000Z",
+	}
+	for in, want := range tests {
+		got, err := ParseTimestamp(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if s := got.Format(TimestampLayout); s != want {
+			t.Errorf("%q: got %s, want %s", in, s, want)
+		}
+	}
+	for _, in := range []string{"", "tomorrow", "-5", "10/04/2026"} {
+		if _, err := ParseTimestamp(in); err == nil {
+			t.Errorf("%q: want an error", in)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package sale
+
+import "github.com/tidwall/gjson"
+
+func parse(s string) gjson.Result { return gjson.Parse(s) }
