@@ -1,0 +1,245 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults of the app's options.
+const (
+	DefaultConcurrency     = 4
+	DefaultBackoffBase     = time.Second
+	DefaultBackoffCap      = 10 * time.Minute
+	DefaultMaxEventAge     = 168 * time.Hour
+	DefaultShutdownTimeout = 5 * time.Second
+	DefaultDedupWindow     = 720 * time.Hour
+	DefaultMaxStorage      = 1 << 30
+	DefaultSendTimeout     = 10 * time.Second
+	DefaultFxMaxAge        = 7 * 24 * time.Hour
+	DefaultFxSource        = fx.DefaultURL
+)
+
+// App is the sale_track app: where captured sales are delivered and how.
+// It owns nothing itself: the outbox, the delivery worker and the rates
+// fetcher are one per process, shared across config reloads through a
+// usage pool keyed by the storage directory, and take this config's
+// settings when it starts.
+type App struct {
+	// Endpoint is the platform's Sale Track URL: each sale is POSTed to it
+	// as JSON. Default: none; without it, sales go to the file sink.
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// APIKey is sent as "Authorization: Bearer <key>". Global placeholders
+	// such as {env.SALETRACK_API_KEY} are resolved. It never appears in logs.
+	APIKey string `json:"api_key,omitempty"`
+
+	// SigningSecret, when set, signs each request with Standard Webhooks
+	// headers (webhook-id, webhook-timestamp, webhook-signature), so the
+	// receiver can verify the sender. {env.*} is resolved. Never logged.
+	SigningSecret string `json:"signing_secret,omitempty"`
+
+	// File is a JSON Lines sink: one event object per line. Default: with no
+	// Endpoint, sales.jsonl in the storage directory; with one, none.
+	File string `json:"file,omitempty"`
+
+	// StorageDir holds the outbox database and the rates cache. Default:
+	// sale_track/ under Caddy's data directory.
+	StorageDir string `json:"storage_dir,omitempty"`
+
+	// Concurrency is how many sends may run at once. Default: 4.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// BackoffBase is the first retry's delay bound; each retry doubles it,
+	// with full jitter. Default: 1s.
+	BackoffBase caddy.Duration `json:"backoff_base,omitempty"`
+
+	// BackoffCap bounds the retry delay. Default: 10m.
+	BackoffCap caddy.Duration `json:"backoff_cap,omitempty"`
+
+	// MaxEventAge is how long an undelivered sale is retried before it
+	// becomes a dead letter. Default: 168h.
+	MaxEventAge caddy.Duration `json:"max_event_age,omitempty"`
+
+	// ShutdownTimeout is how long in-flight sends may finish when Caddy
+	// stops; what is unsent is sent on the next start. Default: 5s.
+	ShutdownTimeout caddy.Duration `json:"shutdown_timeout,omitempty"`
+
+	// DedupWindow is how long an invoice id is remembered: a second capture
+	// of it within the window is not sent again. Default: 720h.
+	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
+
+	// MaxStorage bounds the outbox file, in bytes. Default: 1073741824 (1 GiB).
+	MaxStorage int64 `json:"max_storage,omitempty"`
+
+	// SendTimeout bounds one HTTP delivery attempt. Default: 10s.
+	SendTimeout caddy.Duration `json:"send_timeout,omitempty"`
+
+	// FxSource is the URL of the daily euro reference rates, in the ECB's
+	// eurofxref-daily.xml format. Default: the ECB's own feed.
+	FxSource string `json:"fx_source,omitempty"`
+
+	// FxMaxAge is the age past which rates are still used but reported with
+	// a WARN and a metric. Default: 168h.
+	FxMaxAge caddy.Duration `json:"fx_max_age,omitempty"`
+
+	// FxRates are static rates, USD per unit, for currencies the feed does
+	// not carry (code → decimal string, e.g. {"AED": "0.2723"}).
+	FxRates map[string]string `json:"fx_rates,omitempty"`
+
+	// SendUSD sends the amount converted to USD, with currency USD, instead
+	// of the amount as captured. Default: false (the platform converts).
+	SendUSD bool `json:"send_usd,omitempty"`
+
+	apiKey        string
+	signingSecret string
+	file          string
+	storageDir    string
+	delivery      *delivery
+	logger        *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "sale_track",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision resolves global placeholders and fills defaults. It opens no
+// file and starts nothing: `caddy validate` provisions but never starts.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	a.apiKey = repl.ReplaceKnown(a.APIKey, "")
+	a.signingSecret = repl.ReplaceKnown(a.SigningSecret, "")
+	a.storageDir = repl.ReplaceKnown(a.StorageDir, "")
+	if a.storageDir == "" {
+		a.storageDir = filepath.Join(caddy.AppDataDir(), "sale_track")
+	}
+	if abs, err := filepath.Abs(a.storageDir); err == nil {
+		a.storageDir = abs
+	}
+	a.file = repl.ReplaceKnown(a.File, "")
+	if a.file == "" && a.Endpoint == "" {
+		a.file = filepath.Join(a.storageDir, "sales.jsonl")
+	}
+	if a.file != "" {
+		if abs, err := filepath.Abs(a.file); err == nil {
+			a.file = abs
+		}
+	}
+	setDefault(&a.Concurrency, DefaultConcurrency)
+	setDefaultDuration(&a.BackoffBase, DefaultBackoffBase)
+	setDefaultDuration(&a.BackoffCap, DefaultBackoffCap)
+	setDefaultDuration(&a.MaxEventAge, DefaultMaxEventAge)
+	setDefaultDuration(&a.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefaultDuration(&a.DedupWindow, DefaultDedupWindow)
+	setDefaultDuration(&a.SendTimeout, DefaultSendTimeout)
+	setDefaultDuration(&a.FxMaxAge, DefaultFxMaxAge)
+	if a.MaxStorage == 0 {
+		a.MaxStorage = DefaultMaxStorage
+	}
+	if a.FxSource == "" {
+		a.FxSource = DefaultFxSource
+	}
+	return nil
+}
+
+// Validate checks the options. Its errors never carry the API key.
+func (a *App) Validate() error {
+	if a.Endpoint != "" {
+		u, err := url.Parse(a.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", redactURL(a.Endpoint))
+		}
+	}
+	if u, err := url.Parse(a.FxSource); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", redactURL(a.FxSource))
+	}
+	if a.Concurrency < 1 || a.Concurrency > 256 {
+		return fmt.Errorf("concurrency %d: want 1 to 256", a.Concurrency)
+	}
+	if a.BackoffCap < a.BackoffBase {
+		return fmt.Errorf("backoff_cap (%s) is shorter than backoff_base (%s)", time.Duration(a.BackoffCap), time.Duration(a.BackoffBase))
+	}
+	if a.MaxStorage < 1<<20 {
+		return fmt.Errorf("max_storage %d: want at least 1 MiB", a.MaxStorage)
+	}
+	for code, rate := range a.FxRates {
+		if _, err := fx.NormalizeCode(code); err != nil {
+			return fmt.Errorf("fx_rate: %v", err)
+		}
+		if _, err := fx.ParseAmount(rate, "USD", fx.Major, -1); err != nil || strings.HasPrefix(strings.TrimSpace(rate), "-") || strings.Trim(rate, "0.") == "" {
+			return fmt.Errorf("fx_rate %s: %q is not a positive decimal", code, rate)
+		}
+	}
+	return nil
+}
+
+// Start takes the process's delivery for this storage directory (opening
+// it if this is the first config to use it) and hands it this config's
+// settings. A reload starts the new config before it stops the old one,
+// so the delivery, its worker and its open database carry straight over.
+func (a *App) Start() error {
+	d, err := acquireDelivery(a)
+	if err != nil {
+		return err
+	}
+	a.delivery = d
+	return nil
+}
+
+// Stop lets go of the delivery; the last config to let go closes it.
+func (a *App) Stop() error {
+	if a.delivery == nil {
+		return nil
+	}
+	_, err := deliveries.Delete(a.storageDir)
+	return err
+}
+
+func (a *App) outboxPath() string { return filepath.Join(a.storageDir, "outbox.db") }
+
+func setDefault(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func setDefaultDuration(v *caddy.Duration, def time.Duration) {
+	if *v == 0 {
+		*v = caddy.Duration(def)
+	}
+}
+
+// redactURL drops credentials from a URL before it is shown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	return u.String()
+}
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

@@ -1,0 +1,197 @@
+package caddymodule
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("sale_track", parseHandler)
+	httpcaddyfile.RegisterHandlerDirective("click_cookie", parseClickCookie)
+	// Both are anchored on encode, the nearest standard directive before
+	// reverse_proxy; registering sale_track first and click_cookie second
+	// yields encode, click_cookie, sale_track, so the click variable is set
+	// before a sale is read on the same request. Users write no order line.
+	httpcaddyfile.RegisterDirectiveOrder("sale_track", httpcaddyfile.After, "encode")
+	httpcaddyfile.RegisterDirectiveOrder("click_cookie", httpcaddyfile.After, "encode")
+	httpcaddyfile.RegisterGlobalOption("sale_track", parseGlobalOption)
+}
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	sale_track [<preset>] {
+//		source       response|request
+//		amount       <source>...
+//		currency     <source>...
+//		invoice_id   <source>...
+//		customer_id  <source>...
+//		email        <source>...
+//		name         <source>...
+//		click_id     <source>...
+//		timestamp    <source>...
+//		amount_digits <source>...
+//		event        <name>
+//		amount_unit  major|minor
+//		default_currency <ISO code>
+//		when         <path> [<value>...]
+//		status       <codes>...
+//		max_body     <size>
+//		route        <name>
+//	}
+//
+// A source starting with { is a placeholder; anything else is a gjson path.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		h.Preset = d.Val()
+		if _, ok := sale.LookupPreset(h.Preset); !ok {
+			return d.Errf("unknown preset %q (known: %s)", h.Preset, strings.Join(sale.PresetNames(), ", "))
+		}
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	sources := map[string]*[]string{
+		"amount": &h.Amount, "currency": &h.Currency, "invoice_id": &h.InvoiceID,
+		"customer_id": &h.CustomerID, "email": &h.Email, "name": &h.Name,
+		"click_id": &h.ClickID, "timestamp": &h.Timestamp, "amount_digits": &h.AmountDigits,
+	}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if target, ok := sources[sub]; ok {
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if _, err := sale.ParseSource(a); err != nil {
+					return d.Errf("%s: %v", sub, err)
+				}
+			}
+			*target = append(*target, args...)
+			continue
+		}
+		switch sub {
+		case "source":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if v != "response" && v != "request" {
+				return d.Errf("source %q: want response or request", v)
+			}
+			h.Source = v
+		case "event":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			h.Event = v
+		case "route":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			h.Route = v
+		case "amount_unit":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if _, err := fx.ParseUnit(v); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.AmountUnit = strings.ToLower(v)
+		case "default_currency":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			code, err := fx.NormalizeCode(v)
+			if err != nil {
+				return d.Errf("default_currency: %v", err)
+			}
+			h.DefaultCurrency = code
+		case "when":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if err := sale.ValidatePath(args[0]); err != nil {
+				return d.Errf("when: %v", err)
+			}
+			h.When = append(h.When, Condition{Path: args[0], Values: args[1:]})
+		case "status":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				code, err := parseStatus(a)
+				if err != nil {
+					return d.Errf("status: %v", err)
+				}
+				h.Status = append(h.Status, code)
+			}
+		case "max_body":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(v)
+			if err != nil || size == 0 || size > 1<<30 {
+				return d.Errf("max_body %q: want a size from 1B to 1GiB, such as 1MiB", v)
+			}
+			h.MaxBody = int64(size)
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	return nil
+}
+
+// parseStatus reads a code (201) or a class (2xx), as Caddy's response
+// matchers do.
+func parseStatus(s string) (int, error) {
+	if len(s) == 3 && strings.HasSuffix(strings.ToLower(s), "xx") {
+		class := int(s[0] - '0')
+		if class >= 1 && class <= 5 {
+			return class, nil
+		}
+		return 0, fmt.Errorf("%q is not a status class (1xx to 5xx)", s)
+	}
+	code, err := strconv.Atoi(s)
+	if err != nil || code < 100 || code > 599 {
+		return 0, fmt.Errorf("%q is not a status code (100 to 599) or class (2xx)", s)
+	}
+	return code, nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

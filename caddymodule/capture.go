@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+// capture normalises a valid sale to USD and commits it to the outbox. It
+// returns once the sale is on disk; delivery happens in the background.
+func (a *App) capture(r *http.Request, ev *sale.Event) {
+	d := a.delivery
+	if d == nil {
+		// Only possible when the app was provisioned but never started.
+		a.logFailed(ev, errors.New("sale_track app is not running"))
+		return
+	}
+	d.convert(ev)
+	res, err := d.enqueue(ev)
+	if err != nil {
+		a.logFailed(ev, err)
+		setSaleVars(r, "failed", ev.InvoiceID, ev.ID)
+		metricStorageFailure(ev.Route)
+		return
+	}
+	if res == sale.Duplicate {
+		setSaleVars(r, "duplicate", ev.InvoiceID, ev.ID)
+		metricDuplicate(ev.Route)
+		a.logger.Debug("duplicate sale not enqueued", zap.String("route", ev.Route), zap.String("invoice_id", ev.InvoiceID))
+		return
+	}
+	setSaleVars(r, "captured", ev.InvoiceID, ev.ID)
+	metricCaptured(ev)
+	a.logger.Debug("sale captured",
+		zap.String("route", ev.Route),
+		zap.String("event_id", ev.ID),
+		zap.String("invoice_id", ev.InvoiceID),
+		zap.String("customer_id", ev.CustomerExternalID),
+		zap.String("amount", fx.JSONNumber(ev.Amount)),
+		zap.String("currency", ev.Currency()),
+		zap.String("click_id", ev.ClickID),
+		zap.String("email", ev.Email),
+		zap.String("name", ev.Name))
+}
+
+// logFailed leaves the trace a sale that could not be stored must leave:
+// every field needed to send it by hand, but never the email or the name.
+func (a *App) logFailed(ev *sale.Event, err error) {
+	a.logger.Error("sale could not be stored; resend it from this line",
+		zap.Error(err),
+		zap.String("route", ev.Route),
+		zap.String("event_id", ev.ID),
+		zap.String("event", ev.Event),
+		zap.String("timestamp", ev.Timestamp.UTC().Format(sale.TimestampLayout)),
+		zap.String("customer_id", ev.CustomerExternalID),
+		zap.String("amount", fx.JSONNumber(ev.Amount)),
+		zap.String("currency", ev.Currency()),
+		zap.String("invoice_id", ev.InvoiceID),
+		zap.String("click_id", ev.ClickID))
+}
+
+// convert records the sale's value in USD at the rate of its capture day.
+// A sale in a currency with no rate goes out in its own currency.
+func (d *delivery) convert(ev *sale.Event) {
+	if ev.Currency() == "USD" {
+		ev.USD = &sale.USDValue{Amount: ev.Amount}
+		return
+	}
+	conv, err := d.rates.Book().ToUSD(ev.Amount, ev.CapturedAt, d.settings.Load().fxMaxAge)
+	if err != nil {
+		metricFxMissing(ev.Currency())
+		d.logger.Warn("no exchange rate: sale sent without a USD amount",
+			zap.String("currency", ev.Currency()), zap.String("invoice_id", ev.InvoiceID), zap.Error(err))
+		return
+	}
+	if conv.Stale {
+		metricFxStale()
+		d.logger.Warn("exchange rates are stale", zap.String("rates_date", conv.Date), zap.String("currency", ev.Currency()))
+	}
+	ev.USD = &sale.USDValue{Amount: conv.USD, Rate: conv.Rate, Date: conv.Date}
+}
+
+var (
+	versionOnce sync.Once
+	version     = "devel"
+)
+
+// userAgent names the module and its version, as built into the binary.
+func userAgent() string {
+	versionOnce.Do(func() {
+		if info, ok := debug.ReadBuildInfo(); ok {
+			for _, dep := range info.Deps {
+				if dep.Path == "github.com/saletrack/caddy-saletrack" && dep.Version != "" {
+					version = dep.Version
+				}
+			}
+		}
+	})
+	return "caddy-saletrack/" + version
+}

@@ -1,0 +1,266 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	caddy.RegisterModule(ClickCookie{})
+}
+
+// Defaults of click_cookie.
+const (
+	DefaultClickParam  = "clickId"
+	DefaultClickCookie = "clickId"
+	DefaultClickMaxAge = 2160 * time.Hour
+	maxClickIDLength   = 128
+)
+
+// ClickCookie keeps the clickId of a tracked link as a first-party cookie,
+// set by the server so that Safari's 7-day cap on cookies written by
+// scripts does not apply. When a request's query carries a valid clickId,
+// the response gets a Set-Cookie beside any the upstream sets, and the value
+// is available to the same request as {http.vars.click_id}. The URL is not
+// changed and nothing is redirected.
+type ClickCookie struct {
+	// Params are the query parameters that may carry the clickId, tried in
+	// order. Default: [clickId].
+	Params []string `json:"params,omitempty"`
+
+	// Cookie is the cookie's name. Default: clickId.
+	Cookie string `json:"cookie,omitempty"`
+
+	// MaxAge is how long the cookie lives. Default: 2160h (90 days).
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	// Domain makes the cookie valid for a whole domain (e.g. example.com for
+	// shop.example.com and www.example.com). Default: host-only.
+	Domain string `json:"domain,omitempty"`
+
+	// SameSite is lax, strict or none. none is always sent with Secure, as
+	// browsers require. Default: lax.
+	SameSite string `json:"same_site,omitempty"`
+
+	// HTTPOnly hides the cookie from scripts. Default: true.
+	HTTPOnly *bool `json:"http_only,omitempty"`
+
+	sameSite http.SameSite
+}
+
+// CaddyModule returns the Caddy module information.
+func (ClickCookie) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.click_cookie",
+		New: func() caddy.Module { return new(ClickCookie) },
+	}
+}
+
+// Provision fills the defaults.
+func (c *ClickCookie) Provision(caddy.Context) error {
+	if len(c.Params) == 0 {
+		c.Params = []string{DefaultClickParam}
+	}
+	if c.Cookie == "" {
+		c.Cookie = DefaultClickCookie
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = caddy.Duration(DefaultClickMaxAge)
+	}
+	if c.HTTPOnly == nil {
+		yes := true
+		c.HTTPOnly = &yes
+	}
+	var err error
+	c.sameSite, err = parseSameSite(c.SameSite)
+	return err
+}
+
+// Validate checks the cookie's name and lifetime.
+func (c *ClickCookie) Validate() error {
+	if !validCookieName(c.Cookie) {
+		return fmt.Errorf("cookie name %q is not a valid token", c.Cookie)
+	}
+	if c.MaxAge < 0 {
+		return fmt.Errorf("max_age must not be negative")
+	}
+	return nil
+}
+
+func parseSameSite(s string) (http.SameSite, error) {
+	switch strings.ToLower(s) {
+	case "", "lax":
+		return http.SameSiteLaxMode, nil
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	case "none":
+		return http.SameSiteNoneMode, nil
+	}
+	return 0, fmt.Errorf("same_site %q: want lax, strict or none", s)
+}
+
+// ServeHTTP sets the cookie when the query carries a click, then passes on.
+func (c *ClickCookie) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if r.URL.RawQuery != "" {
+		if id := c.clickID(r); id != "" {
+			cookie := &http.Cookie{
+				Name:     c.Cookie,
+				Value:    id,
+				Path:     "/",
+				Domain:   c.Domain,
+				MaxAge:   int(time.Duration(c.MaxAge).Seconds()),
+				Secure:   r.TLS != nil || c.sameSite == http.SameSiteNoneMode,
+				HttpOnly: *c.HTTPOnly,
+				SameSite: c.sameSite,
+			}
+			w.Header().Add("Set-Cookie", cookie.String())
+			caddyhttp.SetVar(r.Context(), "click_id", id)
+		}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// clickID returns the first valid value among the parameters. An invalid
+// value is ignored: it is never reflected into a header.
+func (c *ClickCookie) clickID(r *http.Request) string {
+	query := r.URL.Query()
+	for _, p := range c.Params {
+		for _, v := range query[p] {
+			if validClickID(v) {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// validClickID allows 1 to 128 characters of A-Z a-z 0-9 . _ ~ -, the
+// URL-safe set, so the value needs no escaping anywhere it goes.
+func validClickID(v string) bool {
+	if len(v) == 0 || len(v) > maxClickIDLength {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
+		case ch == '.', ch == '_', ch == '~', ch == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if ch <= ' ' || ch >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", rune(ch)) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseClickCookie(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	c := new(ClickCookie)
+	err := c.UnmarshalCaddyfile(h.Dispenser)
+	return c, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	click_cookie {
+//		param     <name>...
+//		cookie    <name>
+//		max_age   <duration>
+//		domain    <domain>
+//		same_site lax|strict|none
+//		http_only true|false
+//	}
+func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "param":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			c.Params = append(c.Params, args...)
+		case "cookie":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if !validCookieName(v) {
+				return d.Errf("cookie name %q is not a valid token", v)
+			}
+			c.Cookie = v
+		case "max_age":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("max_age %q: want a positive duration such as 2160h", v)
+			}
+			c.MaxAge = caddy.Duration(dur)
+		case "domain":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			c.Domain = v
+		case "same_site":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if _, err := parseSameSite(v); err != nil {
+				return d.Errf("%v", err)
+			}
+			c.SameSite = strings.ToLower(v)
+		case "http_only":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			switch v {
+			case "true":
+				yes := true
+				c.HTTPOnly = &yes
+			case "false":
+				no := false
+				c.HTTPOnly = &no
+			default:
+				return d.Errf("http_only %q: want true or false", v)
+			}
+		default:
+			return d.Errf("unknown subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*ClickCookie)(nil)
+	_ caddy.Validator             = (*ClickCookie)(nil)
+	_ caddyhttp.MiddlewareHandler = (*ClickCookie)(nil)
+	_ caddyfile.Unmarshaler       = (*ClickCookie)(nil)
+)

@@ -1,0 +1,258 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+// deliveries holds one delivery per storage directory for the whole
+// process. bbolt locks its file, and two workers would send every sale
+// twice, so a reload must reuse what the running config opened.
+var deliveries = caddy.NewUsagePool()
+
+// live indexes the open deliveries by storage directory, so a request that
+// outlived its config (its delivery already closed) can still hand its
+// sale to the current one, and the admin API can find them.
+var (
+	liveMu sync.Mutex
+	live   = map[string]*delivery{}
+)
+
+// delivery is the per-process state behind the sale_track app: the outbox,
+// the worker that empties it, the rates fetcher and the open file sinks.
+type delivery struct {
+	dir        string
+	outboxPath string
+	outbox     *sale.Outbox
+	emitter    *sale.Emitter
+	rates      *fx.Fetcher
+	logger     *zap.Logger
+
+	settings atomic.Pointer[deliverySettings]
+	closed   atomic.Bool
+
+	mu    sync.Mutex
+	files map[string]*sale.FileSink
+}
+
+// deliverySettings are the parts of the current config the request path
+// reads.
+type deliverySettings struct {
+	outbox   sale.OutboxOptions
+	fxMaxAge time.Duration
+}
+
+// acquireDelivery takes (or opens) the delivery for the app's storage
+// directory and applies the app's settings to it.
+func acquireDelivery(a *App) (*delivery, error) {
+	val, loaded, err := deliveries.LoadOrNew(a.storageDir, func() (caddy.Destructor, error) {
+		return openDelivery(a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := val.(*delivery)
+	if loaded {
+		if err := d.configure(a); err != nil {
+			_, _ = deliveries.Delete(a.storageDir)
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func openDelivery(a *App) (*delivery, error) {
+	logger := caddy.Log().Named("sale_track")
+	d := &delivery{
+		dir:        a.storageDir,
+		outboxPath: a.outboxPath(),
+		logger:     logger,
+		files:      map[string]*sale.FileSink{},
+	}
+	d.settings.Store(d.settingsFor(a))
+	ob, err := sale.OpenOutbox(d.outboxPath, d.settings.Load().outbox)
+	if err != nil {
+		return nil, fmt.Errorf("opening the sale_track outbox: %w", err)
+	}
+	d.outbox = ob
+	sinks, err := d.sinksFor(a)
+	if err != nil {
+		_ = ob.Close()
+		return nil, err
+	}
+	d.rates, err = fx.NewFetcher(fx.FetcherOptions{
+		URL:       a.FxSource,
+		CacheDir:  a.storageDir,
+		Logger:    logger.Named("fx"),
+		Overrides: a.FxRates,
+	})
+	if err != nil {
+		_ = ob.Close()
+		return nil, fmt.Errorf("sale_track exchange rates: %w", err)
+	}
+	d.emitter = sale.NewEmitter(ob, sinks, emitterOptions(a, logger))
+	d.rates.Start()
+	d.emitter.Start()
+	liveMu.Lock()
+	live[d.dir] = d
+	liveMu.Unlock()
+	logger.Info("sale delivery started",
+		zap.String("outbox", d.outboxPath),
+		zap.String("file", a.file),
+		zap.String("endpoint", redactURL(a.Endpoint)))
+	return d, nil
+}
+
+// configure hands a reloaded config's settings to the running delivery.
+func (d *delivery) configure(a *App) error {
+	sinks, err := d.sinksFor(a)
+	if err != nil {
+		return err
+	}
+	if err := d.rates.SetOverrides(a.FxRates); err != nil {
+		return fmt.Errorf("sale_track fx_rate: %w", err)
+	}
+	d.settings.Store(d.settingsFor(a))
+	d.emitter.Reconfigure(sinks, emitterOptions(a, d.logger))
+	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", redactURL(a.Endpoint)))
+	return nil
+}
+
+func (d *delivery) settingsFor(a *App) *deliverySettings {
+	return &deliverySettings{
+		outbox: sale.OutboxOptions{
+			MaxSize:     a.MaxStorage,
+			DedupWindow: time.Duration(a.DedupWindow),
+			Logger:      d.logger,
+		},
+		fxMaxAge: time.Duration(a.FxMaxAge),
+	}
+}
+
+func emitterOptions(a *App, logger *zap.Logger) sale.EmitterOptions {
+	return sale.EmitterOptions{
+		Concurrency:     a.Concurrency,
+		BackoffBase:     time.Duration(a.BackoffBase),
+		BackoffCap:      time.Duration(a.BackoffCap),
+		MaxEventAge:     time.Duration(a.MaxEventAge),
+		ShutdownTimeout: time.Duration(a.ShutdownTimeout),
+		Logger:          logger,
+	}
+}
+
+// sinksFor builds the app's sinks. A file sink stays open for the life of
+// the delivery and is shared by every config that names the same path, so
+// a reload never has two handles appending to one file.
+func (d *delivery) sinksFor(a *App) ([]sale.Sink, error) {
+	var sinks []sale.Sink
+	if a.Endpoint != "" {
+		s, err := sale.NewHTTPSink(sale.HTTPSinkOptions{
+			Endpoint:      a.Endpoint,
+			APIKey:        a.apiKey,
+			SigningSecret: a.signingSecret,
+			Timeout:       time.Duration(a.SendTimeout),
+			UserAgent:     userAgent(),
+			SendUSD:       a.SendUSD,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sale_track endpoint: %w", err)
+		}
+		sinks = append(sinks, s)
+	}
+	if a.file != "" {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		fs, ok := d.files[a.file]
+		if !ok {
+			var err error
+			if fs, err = sale.NewFileSink(a.file); err != nil {
+				return nil, fmt.Errorf("sale_track file: %w", err)
+			}
+			d.files[a.file] = fs
+		}
+		sinks = append(sinks, fs)
+	}
+	return sinks, nil
+}
+
+// Destruct closes the delivery when the last config lets go of it: no new
+// work is leased, in-flight sends get the shutdown timeout, and the
+// database is closed. Unsent sales stay on disk for the next start.
+func (d *delivery) Destruct() error {
+	liveMu.Lock()
+	if live[d.dir] == d {
+		delete(live, d.dir)
+	}
+	liveMu.Unlock()
+	d.closed.Store(true)
+	err := d.emitter.Stop()
+	d.rates.Stop()
+	err = errors.Join(err, d.outbox.Close())
+	d.mu.Lock()
+	for _, fs := range d.files {
+		err = errors.Join(err, fs.Close())
+	}
+	d.mu.Unlock()
+	d.logger.Info("sale delivery stopped", zap.String("outbox", d.outboxPath))
+	return err
+}
+
+// enqueue commits a sale. A request that outlived its config finds this
+// delivery closed: the sale then goes to the delivery that replaced it, or,
+// when Caddy is stopping, straight into the outbox file, so it is sent on
+// the next start.
+func (d *delivery) enqueue(ev *sale.Event) (sale.EnqueueResult, error) {
+	if !d.closed.Load() {
+		res, err := d.emitter.Enqueue(ev)
+		if !errors.Is(err, sale.ErrClosed) {
+			return res, err
+		}
+	}
+	if other := liveDelivery(d.dir); other != nil && other != d {
+		return other.emitter.Enqueue(ev)
+	}
+	ob, err := sale.OpenOutbox(d.outboxPath, d.settings.Load().outbox)
+	if err != nil {
+		return sale.Queued, fmt.Errorf("outbox closed and could not be reopened: %w", err)
+	}
+	defer ob.Close()
+	return ob.Enqueue(ev)
+}
+
+func liveDelivery(dir string) *delivery {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	return live[dir]
+}
+
+// liveDeliveries lists the open deliveries, for the admin API and metrics.
+func liveDeliveries() []*delivery {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	out := make([]*delivery, 0, len(live))
+	for _, d := range live {
+		out = append(out, d)
+	}
+	return out
+}
+
+// endpointHost is what logs may say about an endpoint.
+func endpointHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+var _ caddy.Destructor = (*delivery)(nil)

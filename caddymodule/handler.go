@@ -1,0 +1,420 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// DefaultMaxBody bounds the copy of a body kept for inspection.
+const DefaultMaxBody = 1 << 20
+
+// Handler watches the responses of a checkout route (or the payment
+// webhooks the shop receives) and reports each sale in them. The response
+// itself streams to the client untouched and never waits on the platform:
+// the sale is committed to the outbox and sent in the background.
+type Handler struct {
+	// Preset fills every field, the amount unit and the conditions from a
+	// platform's published payloads: stripe, shopify, paddle, lemonsqueezy,
+	// medusa or saleor. Fields set here override the preset's. Default: none.
+	Preset string `json:"preset,omitempty"`
+
+	// Source is where the sale is read from: "response" (the shop's JSON
+	// answer) or "request" (a webhook body the shop receives; the sale counts
+	// only if the shop answers with a matching status). Default: response, or
+	// the preset's.
+	Source string `json:"source,omitempty"`
+
+	// Amount lists the sources of the sale amount, tried in order; the first
+	// that yields a value wins. A source starting with "{" is a placeholder
+	// resolved at request time; anything else is a gjson path into the body.
+	// Required unless a preset gives it.
+	Amount []string `json:"amount,omitempty"`
+
+	// Currency lists the sources of the ISO 4217 currency code. When none
+	// yields a value, DefaultCurrency applies.
+	Currency []string `json:"currency,omitempty"`
+
+	// InvoiceID lists the sources of the invoice id, which deduplicates
+	// repeated captures of the same sale.
+	InvoiceID []string `json:"invoice_id,omitempty"`
+
+	// CustomerID lists the sources of the customerExternalId: the same
+	// stable id the shop used when the visitor became a lead. Required; a
+	// sale without one is rejected, never given a generated id.
+	CustomerID []string `json:"customer_id,omitempty"`
+
+	// Email lists the sources of the customer's email. Optional.
+	Email []string `json:"email,omitempty"`
+
+	// Name lists the sources of the customer's name. A gjson multipath such
+	// as [first_name,last_name] is joined with a space. Optional.
+	Name []string `json:"name,omitempty"`
+
+	// ClickID lists the sources of the clickId. Default:
+	// {http.request.cookie.clickId}, then {http.vars.click_id} (set by
+	// click_cookie on the same request).
+	ClickID []string `json:"click_id,omitempty"`
+
+	// Timestamp lists the sources of the sale's time (ISO 8601, or unix
+	// seconds or milliseconds). Default: the time of capture.
+	Timestamp []string `json:"timestamp,omitempty"`
+
+	// AmountDigits lists the sources of the number of minor-unit digits,
+	// for shops that state it (WooCommerce's currency_minor_unit). Default:
+	// the currency's ISO 4217 digits.
+	AmountDigits []string `json:"amount_digits,omitempty"`
+
+	// Event is the event name sent to the platform. Default: sale.
+	Event string `json:"event,omitempty"`
+
+	// AmountUnit is "major" (12.45) or "minor" (1245 cents; divided by
+	// 10^digits of the currency: JPY 0, USD 2, KWD 3). Default: major.
+	AmountUnit string `json:"amount_unit,omitempty"`
+
+	// DefaultCurrency applies when no currency source yields a value.
+	// Default: USD.
+	DefaultCurrency string `json:"default_currency,omitempty"`
+
+	// When lists conditions that must all hold for a body to be a sale.
+	When []Condition `json:"when,omitempty"`
+
+	// Status lists the response statuses that may carry a sale: a full code
+	// (201) or a class (2 for 2xx). Default: [2].
+	Status []int `json:"status,omitempty"`
+
+	// MaxBody bounds the body kept for inspection, in bytes, after
+	// decoding; a larger body is not a sale and is passed through untouched.
+	// Default: 1048576 (1 MiB).
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Route names this capture point in logs and metrics. Default: the
+	// preset's name, or "default".
+	Route string `json:"route,omitempty"`
+
+	spec        *sale.Spec
+	fromRequest bool
+	app         *App
+	logger      *zap.Logger
+}
+
+// Condition is one `when` line: the gjson Path must be truthy (exist, and
+// not be false, null, 0 or empty) or, with Values, equal one of them.
+type Condition struct {
+	// Path is a gjson path into the body.
+	Path string `json:"path"`
+	// Values are the accepted values (gjson's String() of the path). Optional.
+	Values []string `json:"values,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sale_track",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision builds the extraction spec and finds the sale_track app, which
+// Caddy creates with its defaults when the config has none.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	spec, fromRequest, err := h.buildSpec()
+	if err != nil {
+		return err
+	}
+	h.spec, h.fromRequest = spec, fromRequest
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if len(h.Status) == 0 {
+		h.Status = []int{2}
+	}
+	if h.Route == "" {
+		h.Route = "default"
+		if h.Preset != "" {
+			h.Route = h.Preset
+		}
+	}
+	appIface, err := ctx.App("sale_track")
+	if err != nil {
+		return fmt.Errorf("loading the sale_track app: %v", err)
+	}
+	h.app = appIface.(*App)
+	registerMetrics(ctx)
+	return nil
+}
+
+// Validate checks what Provision could not fix.
+func (h *Handler) Validate() error {
+	if h.MaxBody < 0 {
+		return fmt.Errorf("max_body must not be negative")
+	}
+	for _, code := range h.Status {
+		if !validStatus(code) {
+			return fmt.Errorf("status %d is neither a status code (100-599) nor a class (1-5)", code)
+		}
+	}
+	return nil
+}
+
+func validStatus(code int) bool {
+	return (code >= 1 && code <= 5) || (code >= 100 && code <= 599)
+}
+
+// ServeHTTP passes the request on, watching the exchange; once the upstream
+// has finished it extracts the sale and commits it to the outbox.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if r.Method == http.MethodHead || isUpgrade(r) {
+		return next.ServeHTTP(w, r)
+	}
+	var reqCopy *bodyCopy
+	if h.fromRequest {
+		if r.Body == nil || r.Body == http.NoBody {
+			return next.ServeHTTP(w, r)
+		}
+		reqCopy = newBodyCopy(r.Body, h.MaxBody)
+		r.Body = reqCopy
+		defer reqCopy.release()
+	}
+	tw := newTeeWriter(w, h.MaxBody, h.wantsResponse)
+	defer tw.releaseBuffer()
+
+	if err := next.ServeHTTP(tw, r); err != nil {
+		// An upstream error is not a sale. Caddy logs the error itself.
+		h.logger.Debug("upstream failed, no sale", zap.String("route", h.Route), zap.Error(err))
+		return err
+	}
+	h.afterUpstream(w, tw, reqCopy, r)
+	return nil
+}
+
+// wantsResponse reports whether a response may carry a sale and so is worth
+// copying: a matching status and a JSON body that is not an event stream.
+func (h *Handler) wantsResponse(status int, header http.Header) bool {
+	if h.fromRequest || status == http.StatusNoContent || status == http.StatusNotModified {
+		return false
+	}
+	return h.statusMatches(status) && isJSON(header.Get("Content-Type"))
+}
+
+func (h *Handler) statusMatches(status int) bool {
+	for _, code := range h.Status {
+		if caddyhttp.StatusCodeMatches(status, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// afterUpstream runs once the upstream is done: the response bytes are
+// already with the client (flushed when their length is known), so the
+// extraction and the outbox commit do not delay them.
+func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *bodyCopy, r *http.Request) {
+	status := tw.status
+	if !tw.wroteHeader {
+		status = http.StatusOK
+	}
+	var raw []byte
+	var encoding string
+	switch {
+	case h.fromRequest:
+		if !h.statusMatches(status) {
+			h.logger.Debug("webhook not accepted by the shop, no sale", zap.String("route", h.Route), zap.Int("status", status))
+			return
+		}
+		if reqCopy.overflow {
+			h.skip(r, "over_max_body", "request body is larger than max_body")
+			return
+		}
+		raw, encoding = reqCopy.body(), r.Header.Get("Content-Encoding")
+		if raw == nil {
+			h.skip(r, "incomplete_body", "the upstream did not read the whole request body")
+			return
+		}
+	default:
+		if !tw.capturing {
+			return // not a candidate: the common case, nothing to say
+		}
+		if tw.overflow {
+			h.skip(r, "over_max_body", "response body is larger than max_body")
+			return
+		}
+		raw, encoding = tw.body(), tw.Header().Get("Content-Encoding")
+	}
+	if tw.Header().Get("Content-Length") != "" {
+		_ = http.NewResponseController(w).Flush()
+	}
+	body, err := decodeBody(encoding, raw, h.MaxBody)
+	if err != nil {
+		reason := "decode"
+		if errors.Is(err, errTooLarge) {
+			reason = "over_max_body"
+		}
+		h.skip(r, reason, err.Error())
+		return
+	}
+	h.capture(r, body)
+}
+
+func (h *Handler) capture(r *http.Request, body []byte) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	resolve := func(placeholder string) string {
+		if repl == nil {
+			return ""
+		}
+		return repl.ReplaceAll(placeholder, "")
+	}
+	ev, err := h.spec.Extract(body, resolve, time.Now())
+	var notSale *sale.NotSaleError
+	var rejected *sale.RejectError
+	switch {
+	case errors.Is(err, sale.ErrMalformed):
+		h.skip(r, "malformed", err.Error())
+		return
+	case errors.As(err, &notSale):
+		setSaleVars(r, "not_sale", "", "")
+		metricSkipped(h.Route, "condition")
+		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition), zap.String("uri", r.RequestURI))
+		return
+	case errors.As(err, &rejected):
+		setSaleVars(r, "rejected", rejected.InvoiceID, "")
+		metricRejected(h.Route, rejected.Field)
+		h.logger.Warn("sale rejected",
+			zap.String("route", h.Route),
+			zap.String("field", rejected.Field),
+			zap.String("reason", rejected.Reason),
+			zap.String("invoice_id", rejected.InvoiceID),
+			zap.String("uri", r.RequestURI))
+		return
+	case err != nil:
+		h.skip(r, "extract", err.Error())
+		return
+	}
+	ev.Route = h.Route
+	h.app.capture(r, ev)
+}
+
+// skip records a candidate that could not be read as a sale.
+func (h *Handler) skip(r *http.Request, reason, detail string) {
+	setSaleVars(r, "skipped", "", "")
+	metricSkipped(h.Route, reason)
+	h.logger.Warn("response not inspected, no sale",
+		zap.String("route", h.Route),
+		zap.String("reason", reason),
+		zap.String("detail", detail),
+		zap.String("uri", r.RequestURI))
+}
+
+// setSaleVars exposes the outcome to access logs and later handlers as
+// {http.vars.sale_track.status}, {http.vars.sale_track.invoice_id} and
+// {http.vars.sale_track.event_id}.
+func setSaleVars(r *http.Request, status, invoiceID, eventID string) {
+	caddyhttp.SetVar(r.Context(), "sale_track.status", status)
+	if invoiceID != "" {
+		caddyhttp.SetVar(r.Context(), "sale_track.invoice_id", invoiceID)
+	}
+	if eventID != "" {
+		caddyhttp.SetVar(r.Context(), "sale_track.event_id", eventID)
+	}
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Add(zap.String("sale_track", status))
+		if eventID != "" {
+			extra.Add(zap.String("sale_event_id", eventID))
+		}
+	}
+}
+
+// isUpgrade spots a protocol upgrade (WebSocket): the connection is
+// hijacked and nothing about it is a sale.
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// buildSpec merges the preset, the defaults and the config's own fields
+// into the spec extraction runs on.
+func (h *Handler) buildSpec() (*sale.Spec, bool, error) {
+	fields := map[string][]string{}
+	var when []sale.Condition
+	unit, source := "", ""
+	if h.Preset != "" {
+		p, ok := sale.LookupPreset(h.Preset)
+		if !ok {
+			return nil, false, fmt.Errorf("preset %q is unknown (known: %s)", h.Preset, strings.Join(sale.PresetNames(), ", "))
+		}
+		for k, v := range p.Fields {
+			fields[k] = v
+		}
+		when, unit, source = p.When, p.AmountUnit.String(), p.Source
+	}
+	if _, ok := fields["click_id"]; !ok {
+		fields["click_id"] = []string{"{http.request.cookie.clickId}", "{http.vars.click_id}"}
+	}
+	own := map[string][]string{
+		"amount": h.Amount, "currency": h.Currency, "invoice_id": h.InvoiceID,
+		"customer_id": h.CustomerID, "email": h.Email, "name": h.Name,
+		"click_id": h.ClickID, "timestamp": h.Timestamp, "amount_digits": h.AmountDigits,
+	}
+	for k, v := range own {
+		if len(v) > 0 {
+			fields[k] = v
+		}
+	}
+	if len(h.When) > 0 {
+		when = when[:0:0]
+		for _, c := range h.When {
+			when = append(when, sale.Condition{Path: c.Path, Values: c.Values})
+		}
+	}
+	if h.AmountUnit != "" {
+		unit = h.AmountUnit
+	}
+	if h.Source != "" {
+		source = h.Source
+	}
+	spec := &sale.Spec{EventName: h.Event, DefaultCurrency: h.DefaultCurrency, When: when}
+	var err error
+	if spec.AmountUnit, err = fx.ParseUnit(unit); err != nil {
+		return nil, false, err
+	}
+	targets := map[string]*[]sale.Source{
+		"amount": &spec.Amount, "currency": &spec.Currency, "invoice_id": &spec.InvoiceID,
+		"customer_id": &spec.CustomerID, "email": &spec.Email, "name": &spec.Name,
+		"click_id": &spec.ClickID, "timestamp": &spec.Timestamp, "amount_digits": &spec.AmountDigits,
+	}
+	for name, target := range targets {
+		if *target, err = sale.ParseSources(fields[name]); err != nil {
+			return nil, false, fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := spec.Check(); err != nil {
+		return nil, false, err
+	}
+	switch source {
+	case "", "response":
+		return spec, false, nil
+	case "request":
+		return spec, true, nil
+	}
+	return nil, false, fmt.Errorf("source %q: want response or request", source)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

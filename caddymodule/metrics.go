@@ -1,0 +1,127 @@
+package caddymodule
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+const metricsNamespace = "caddy"
+const metricsSubsystem = "sale_track"
+
+// The collectors are created once per process and registered into each
+// config's registry (ctx.GetMetricsRegistry() is new on every load), so the
+// counts carry across reloads instead of restarting at zero.
+var (
+	capturedTotal  = counterVec("captured_total", "Sales committed to the outbox.", "route")
+	duplicateTotal = counterVec("duplicates_total", "Captures of an invoice id already seen within the dedup window, not enqueued.", "route")
+	rejectedTotal  = counterVec("rejected_total", "Sales rejected for a missing or invalid field.", "route", "field")
+	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "reason")
+	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route")
+	revenueUSD     = counterVec("revenue_usd_total", "Captured revenue in USD (a float for monitoring; the outbox keeps exact amounts).", "route")
+	fxMissing      = counterVec("fx_missing_rate_total", "Sales in a currency with no exchange rate, sent without a USD amount.", "currency")
+	fxStale        = prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "fx_stale_total", Help: "Conversions made with rates older than fx_max_age."})
+	deliveryStats  = &statsCollector{}
+)
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help,
+	}, labels)
+}
+
+var metricsLogOnce sync.Once
+
+// registerMetrics adds the collectors to this config's registry. A second
+// handler in the same config finds them registered already: that is fine.
+func registerMetrics(ctx caddy.Context) {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return
+	}
+	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				metricsLogOnce.Do(func() { ctx.Logger().Warn("registering sale_track metrics", zap.Error(err)) })
+			}
+		}
+	}
+}
+
+func metricCaptured(ev *sale.Event) {
+	capturedTotal.WithLabelValues(ev.Route).Inc()
+	if ev.USD != nil {
+		if f, err := strconv.ParseFloat(ev.USD.Amount.Number(), 64); err == nil {
+			revenueUSD.WithLabelValues(ev.Route).Add(f)
+		}
+	}
+}
+
+func metricDuplicate(route string)       { duplicateTotal.WithLabelValues(route).Inc() }
+func metricRejected(route, field string) { rejectedTotal.WithLabelValues(route, field).Inc() }
+func metricSkipped(route, reason string) { skippedTotal.WithLabelValues(route, reason).Inc() }
+func metricStorageFailure(route string)  { storageFailed.WithLabelValues(route).Inc() }
+func metricFxMissing(currency string)    { fxMissing.WithLabelValues(currency).Inc() }
+func metricFxStale()                     { fxStale.Inc() }
+
+// statsCollector reads the delivery worker's own counters at scrape time,
+// so queue depth and per-sink outcomes need no bookkeeping of their own.
+type statsCollector struct{}
+
+var (
+	descQueued   = statDesc("queued", "Sales waiting in the outbox.")
+	descInFlight = statDesc("in_flight", "Sales being sent now.")
+	descDead     = statDesc("dead_letters", "Sales in the dead-letter bucket.")
+	descOldest   = statDesc("oldest_queued_age_seconds", "Age of the oldest sale waiting in the outbox.")
+	descSent     = statDesc("sent_total", "Sales accepted by a sink.", "sink")
+	descRetried  = statDesc("retries_total", "Failed attempts that will be retried.", "sink")
+	descFailed   = statDesc("failed_total", "Permanent failures (moved to dead letters).", "sink")
+	descDeadTot  = statDesc("dead_lettered_total", "Sales moved to dead letters (permanent failure or too old).")
+)
+
+func statDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, name), help, labels, nil)
+}
+
+func (statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descQueued, descInFlight, descDead, descOldest, descSent, descRetried, descFailed, descDeadTot} {
+		ch <- d
+	}
+}
+
+func (statsCollector) Collect(ch chan<- prometheus.Metric) {
+	var total sale.Stats
+	sinks := map[string]sale.SinkStats{}
+	for _, d := range liveDeliveries() {
+		st := d.emitter.Stats()
+		total.Queued += st.Queued
+		total.InFlight += st.InFlight
+		total.Dead += st.Dead
+		total.DeadLettered += st.DeadLettered
+		total.OldestAgeSeconds = max(total.OldestAgeSeconds, st.OldestAgeSeconds)
+		for name, s := range st.Sinks {
+			acc := sinks[name]
+			acc.Sent += s.Sent
+			acc.Retried += s.Retried
+			acc.Failed += s.Failed
+			sinks[name] = acc
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(total.Queued))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(total.InFlight))
+	ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(total.Dead))
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, total.OldestAgeSeconds)
+	ch <- prometheus.MustNewConstMetric(descDeadTot, prometheus.CounterValue, float64(total.DeadLettered))
+	for name, s := range sinks {
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.Sent), name)
+		ch <- prometheus.MustNewConstMetric(descRetried, prometheus.CounterValue, float64(s.Retried), name)
+		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(s.Failed), name)
+	}
+}

@@ -1,0 +1,157 @@
+package caddymodule
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// teeWriter passes every byte, header, flush and hijack straight through to
+// the client and, for a response that may be a sale, keeps a bounded copy
+// of the body on the side. It never holds anything back, so it needs no
+// guard around Flush (compare Caddy issue 6144) and adds nothing to the
+// time to first byte.
+type teeWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+
+	// wants decides at WriteHeader time whether this response is worth
+	// copying; nil means never copy (the request-body mode only needs the
+	// status).
+	wants func(status int, header http.Header) bool
+	limit int64
+
+	status      int
+	wroteHeader bool
+	capturing   bool
+	overflow    bool
+	buf         *bytes.Buffer
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// copyBufferPool serves io.CopyBuffer in ReadFrom: io.Copy would allocate
+// 32 KiB per response.
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func newTeeWriter(w http.ResponseWriter, limit int64, wants func(int, http.Header) bool) *teeWriter {
+	return &teeWriter{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		wants:                 wants,
+		limit:                 limit,
+	}
+}
+
+// WriteHeader decides whether to copy the body, then passes the status on.
+// Informational statuses (100 Continue, 103 Early Hints, 101 for an upgrade)
+// are passed through and do not count as the final status.
+func (w *teeWriter) WriteHeader(status int) {
+	if !w.wroteHeader && status >= 200 {
+		w.wroteHeader = true
+		w.status = status
+		if w.wants != nil && w.wants(status, w.Header()) {
+			w.capturing = true
+			w.buf = bufferPool.Get().(*bytes.Buffer)
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write sends p to the client first and copies what was sent.
+func (w *teeWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	if w.capturing && n > 0 {
+		w.keep(p[:n])
+	}
+	return n, err
+}
+
+// keep copies up to limit bytes; past it the copy is dropped at once, so
+// a large response costs no memory beyond the limit.
+func (w *teeWriter) keep(p []byte) {
+	if w.overflow {
+		return
+	}
+	if int64(w.buf.Len()+len(p)) > w.limit {
+		w.overflow = true
+		w.releaseBuffer()
+		return
+	}
+	w.buf.Write(p)
+}
+
+// ReadFrom must be ours: the promoted one would hand the reader straight to
+// the inner writer (sendfile, splice) and the copy would stay empty. When
+// not copying, it still goes the fast way.
+func (w *teeWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.capturing || w.overflow {
+		return w.ResponseWriterWrapper.ReadFrom(r)
+	}
+	bp := copyBufferPool.Get().(*[]byte)
+	defer copyBufferPool.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, r, *bp)
+}
+
+// writerOnly hides teeWriter's ReadFrom from io.CopyBuffer, which would
+// otherwise call it again.
+type writerOnly struct{ io.Writer }
+
+// Flush passes a flush through. An implicit 200 is recorded first, as
+// net/http would send it.
+func (w *teeWriter) Flush() {
+	_ = w.FlushError()
+}
+
+// FlushError is the flush http.ResponseController prefers.
+func (w *teeWriter) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// body returns the copied body, or nil if nothing was copied.
+func (w *teeWriter) body() []byte {
+	if !w.capturing || w.overflow || w.buf == nil {
+		return nil
+	}
+	return w.buf.Bytes()
+}
+
+func (w *teeWriter) releaseBuffer() {
+	if w.buf == nil {
+		return
+	}
+	if w.buf.Cap() <= 4<<20 { // a huge buffer is left to the GC, not pooled
+		w.buf.Reset()
+		bufferPool.Put(w.buf)
+	}
+	w.buf = nil
+}
+
+// isJSON accepts application/json, text/json and any +json type
+// (application/problem+json, application/graphql-response+json).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// Interface guards
+var (
+	_ http.ResponseWriter = (*teeWriter)(nil)
+	_ http.Flusher        = (*teeWriter)(nil)
+	_ io.ReaderFrom       = (*teeWriter)(nil)
+)

@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A visitor lands from a tracked link, then checks out with the cookie the
+// browser got back: the platform receives the sale with that clickId and
+// the exact payload and headers.
+func TestClickThenCheckout(t *testing.T) {
+	dir := t.TempDir()
+	plat := startPlatform(t, "127.0.0.1:0")
+	admin, port := freePort(t), freePort(t)
+	startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), filepath.Join(dir, "st"), ""))
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(fmt.Sprintf("http://127.0.0.1:%d/?utm_source=x&clickId=cl_abc123", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Header.Values("Set-Cookie")
+	if len(cookies) != 2 {
+		t.Fatalf("Set-Cookie = %q, want the shop's session cookie and clickId", cookies)
+	}
+	if status, err := post(browser, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_click_1", port)); err != nil || status != 200 {
+		t.Fatalf("checkout: %d %v", status, err)
+	}
+	plat.waitInvoices(t, []string{"inv_click_1"}, 10*time.Second)
+	ev := plat.events()[0]
+	want := `,"customerExternalId":"user_7","email":"kim@example.com","name":"Kim Lee","currency":"USD","amount":49.9,"invoiceId":"inv_click_1","clickId":"cl_abc123"}`
+	if !strings.HasPrefix(ev.Body, `{"event":"sale","timestamp":"`) || !strings.HasSuffix(ev.Body, want) {
+		t.Fatalf("platform got %s", ev.Body)
+	}
+	if ev.Header.Get("Authorization") != "Bearer e2e-secret-key" || ev.Header.Get("Content-Type") != "application/json" || ev.IdempotencyKey == "" {
+		t.Fatalf("headers: %v", ev.Header)
+	}
+}
+
+// Sales keep coming while the config is reloaded again and again: every
+// sale arrives exactly once and one delivery worker ran throughout.
+func TestReloadUnderTraffic(t *testing.T) {
+	dir := t.TempDir()
+	plat := startPlatform(t, "127.0.0.1:0")
+	admin, port := freePort(t), freePort(t)
+	shop, storage := startShop(t), filepath.Join(dir, "st")
+	proc := startCaddy(t, dir, admin, config(admin, port, shop, plat.url(), storage, ""))
+
+	const clients, perClient = 4, 60
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	var mu sync.Mutex
+	var sent []string
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; i < perClient; i++ {
+				id := fmt.Sprintf("inv_reload_%d_%d", c, i)
+				if status, err := post(client, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
+					failures.Add(1)
+					continue
+				}
+				mu.Lock()
+				sent = append(sent, id)
+				mu.Unlock()
+			}
+		}(c)
+	}
+	for i := 0; i < 5; i++ {
+		time.Sleep(50 * time.Millisecond)
+		proc.reload(config(admin, port, shop, plat.url(), storage, fmt.Sprintf("concurrency %d", 2+i)))
+	}
+	wg.Wait()
+	if len(sent) < clients*perClient/2 {
+		t.Fatalf("only %d checkouts succeeded (%d failed)", len(sent), failures.Load())
+	}
+	counts := plat.waitInvoices(t, sent, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	counts = map[string]int{}
+	for _, ev := range plat.events() {
+		counts[ev.InvoiceID]++
+	}
+	for _, id := range sent {
+		if counts[id] != 1 {
+			t.Errorf("%s arrived %d times", id, counts[id])
+		}
+	}
+	if len(counts) != len(sent) {
+		t.Errorf("platform got %d invoices, %d were sent", len(counts), len(sent))
+	}
+	if n := strings.Count(proc.logs.String(), `"sale delivery started"`); n != 1 {
+		t.Errorf("the delivery was started %d times, want once across all reloads", n)
+	}
+}
+
+// SIGKILL while sends hang at the platform: after a restart every
+// committed sale arrives; a resend carries the same Idempotency-Key.
+func TestKillDuringDelivery(t *testing.T) {
+	dir := t.TempDir()
+	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	slow := startPlatform(t, platAddr)
+	hang := make(chan struct{})
+	var hung atomic.Int32
+	slow.behave = func(_ int, w http.ResponseWriter) bool {
+		hung.Add(1)
+		<-hang // the send is in flight when the process dies
+		return true
+	}
+	admin, port := freePort(t), freePort(t)
+	shop, storage := startShop(t), filepath.Join(dir, "st")
+	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "")
+	proc := startCaddy(t, dir, admin, cfg)
+
+	var ids []string
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf("inv_kill_%d", i)
+		if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
+			t.Fatalf("checkout %s: %d %v", id, status, err)
+		}
+		ids = append(ids, id)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hung.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if hung.Load() == 0 {
+		t.Fatal("no send reached the platform before the kill")
+	}
+	proc.kill()
+	close(hang)
+	slow.close()
+
+	plat := startPlatform(t, platAddr)
+	startCaddy(t, dir, admin, cfg)
+	plat.waitInvoices(t, ids, 30*time.Second)
+	keys := map[string]string{}
+	for _, ev := range plat.events() {
+		if k, ok := keys[ev.InvoiceID]; ok && k != ev.IdempotencyKey {
+			t.Errorf("%s resent with a new Idempotency-Key (%s, then %s)", ev.InvoiceID, k, ev.IdempotencyKey)
+		}
+		keys[ev.InvoiceID] = ev.IdempotencyKey
+	}
+}
+
+// The platform is down (connection refused) while sales come in; when it
+// returns, every sale arrives exactly once.
+func TestPlatformOutageThenRecovery(t *testing.T) {
+	dir := t.TempDir()
+	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens yet
+	admin, port := freePort(t), freePort(t)
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), "http://"+platAddr+"/v1/track/sale", filepath.Join(dir, "st"), ""))
+
+	var ids []string
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprintf("inv_outage_%d", i)
+		if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
+			t.Fatalf("checkout during the outage: %d %v", status, err)
+		}
+		ids = append(ids, id)
+	}
+	var stats []struct {
+		Queued int64 `json:"queued"`
+	}
+	proc.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
+	if len(stats) != 1 || stats[0].Queued == 0 {
+		t.Fatalf("stats during the outage: %+v, want sales queued", stats)
+	}
+
+	plat := startPlatform(t, platAddr)
+	proc.adminJSON(http.MethodPost, "/sale_track/flush", nil)
+	counts := plat.waitInvoices(t, ids, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	for _, ev := range plat.events() {
+		counts[ev.InvoiceID] = 0
+	}
+	for _, ev := range plat.events() {
+		counts[ev.InvoiceID]++
+	}
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Errorf("%s arrived %d times", id, counts[id])
+		}
+	}
+}
+
+// SIGTERM: Caddy stops within the shutdown timeout and what was not sent
+// is sent after the next start.
+func TestGracefulStopKeepsUnsent(t *testing.T) {
+	dir := t.TempDir()
+	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin, port := freePort(t), freePort(t)
+	shop, storage := startShop(t), filepath.Join(dir, "st")
+	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "shutdown_timeout 1s")
+	proc := startCaddy(t, dir, admin, cfg)
+	var ids []string
+	for i := 0; i < 10; i++ {
+		id := fmt.Sprintf("inv_term_%d", i)
+		if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	proc.stop(15 * time.Second)
+
+	plat := startPlatform(t, platAddr)
+	startCaddy(t, dir, admin, cfg)
+	plat.waitInvoices(t, ids, 30*time.Second)
+}
+
+// A corrupt outbox file is renamed aside, never deleted; Caddy starts with
+// a fresh one and keeps capturing.
+func TestCorruptOutboxIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	storage := filepath.Join(dir, "st")
+	os.MkdirAll(storage, 0o700)
+	garbage := []byte(strings.Repeat("this is not a bbolt file ", 400))
+	if err := os.WriteFile(filepath.Join(storage, "outbox.db"), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plat := startPlatform(t, "127.0.0.1:0")
+	admin, port := freePort(t), freePort(t)
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), storage, ""))
+	if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_after_corrupt", port)); err != nil {
+		t.Fatal(err)
+	}
+	plat.waitInvoices(t, []string{"inv_after_corrupt"}, 10*time.Second)
+	aside, _ := filepath.Glob(filepath.Join(storage, "outbox.db.corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("renamed files: %v", aside)
+	}
+	if data, _ := os.ReadFile(aside[0]); string(data) != string(garbage) {
+		t.Fatal("the corrupt file's content was not kept")
+	}
+	if !strings.Contains(proc.logs.String(), aside[0]) {
+		t.Fatal("no log line says where the corrupt file went")
+	}
+}

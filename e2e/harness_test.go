@@ -1,0 +1,352 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// caddyBin is the cmd/caddy binary built for this test run.
+var caddyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "saletrack-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	caddyBin = filepath.Join(dir, "caddy")
+	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+	build.Dir = ".."
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building cmd/caddy:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort asks the kernel for a loopback port nobody uses.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// caddyProc is one running cmd/caddy process.
+type caddyProc struct {
+	t         *testing.T
+	cmd       *exec.Cmd
+	adminPort int
+	dir       string
+	logs      *syncBuffer
+	done      chan struct{}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startCaddy writes the Caddyfile into dir and runs the binary on it, with
+// HOME and XDG dirs inside dir so nothing leaks into the machine's.
+func startCaddy(t *testing.T, dir string, adminPort int, caddyfile string) *caddyProc {
+	t.Helper()
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(caddyfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProc{t: t, adminPort: adminPort, dir: dir, logs: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(caddyBin, "run", "--config", path, "--adapter", "caddyfile")
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("caddy logs:\n%s", p.logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("caddy exited at start:\n%s", p.logs.String())
+		default:
+		}
+		if resp, err := http.Get(p.adminURL("/config/")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("caddy did not start:\n%s", p.logs.String())
+	return nil
+}
+
+func (p *caddyProc) adminURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", p.adminPort, path)
+}
+
+// reload loads a new Caddyfile through the admin API, as `caddy reload` does.
+func (p *caddyProc) reload(caddyfile string) {
+	p.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.adminURL("/load"), strings.NewReader(caddyfile))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	req.Header.Set("Cache-Control", "must-revalidate") // load even if unchanged
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("reload: %d %s", resp.StatusCode, body)
+	}
+}
+
+// kill sends SIGKILL: no cleanup of any kind runs.
+func (p *caddyProc) kill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (p *caddyProc) stop(timeout time.Duration) {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("caddy did not stop within %s", timeout)
+	}
+}
+
+// adminJSON GETs or POSTs an admin route and decodes its JSON answer.
+func (p *caddyProc) adminJSON(method, path string, out any) int {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, p.adminURL(path), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		body, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(body, out); err != nil {
+			p.t.Fatalf("%s %s: %v: %s", method, path, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+// platform is a fake Sale Track API that records every event it accepts.
+type platform struct {
+	srv *http.Server
+	lis net.Listener
+
+	mu       sync.Mutex
+	received []event
+	attempts int
+	behave   func(n int, w http.ResponseWriter) bool // true: handled, not accepted
+}
+
+type event struct {
+	InvoiceID      string `json:"invoiceId"`
+	ClickID        string `json:"clickId"`
+	Amount         json.Number
+	Body           string `json:"-"`
+	IdempotencyKey string `json:"-"`
+	Header         http.Header
+}
+
+// startPlatform listens on addr ("127.0.0.1:0" for any port).
+func startPlatform(t *testing.T, addr string) *platform {
+	t.Helper()
+	p := &platform{}
+	var err error
+	for i := 0; i < 50; i++ { // a port just freed may linger briefly
+		if p.lis, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
+	go p.srv.Serve(p.lis)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *platform) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	p.attempts++
+	n, behave := p.attempts, p.behave
+	p.mu.Unlock()
+	if behave != nil && behave(n, w) {
+		return
+	}
+	var ev event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	ev.Body, ev.IdempotencyKey, ev.Header = string(body), r.Header.Get("Idempotency-Key"), r.Header.Clone()
+	p.mu.Lock()
+	p.received = append(p.received, ev)
+	p.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (p *platform) url() string { return "http://" + p.lis.Addr().String() + "/v1/track/sale" }
+
+func (p *platform) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = p.srv.Shutdown(ctx)
+	_ = p.srv.Close()
+}
+
+func (p *platform) events() []event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]event(nil), p.received...)
+}
+
+// waitInvoices waits until every invoice in want has arrived, then returns
+// how many times each invoice arrived.
+func (p *platform) waitInvoices(t *testing.T, want []string, timeout time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		counts := map[string]int{}
+		for _, ev := range p.events() {
+			counts[ev.InvoiceID]++
+		}
+		missing := 0
+		for _, id := range want {
+			if counts[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return counts
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d invoices never arrived (got %d events)", missing, len(want), len(p.events()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// shop is a fake upstream: POST /checkout/{id} answers a paid order.
+func startShop(t *testing.T) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/checkout/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"order":{"id":%q,"status":"paid","total":"49.90","currency":"USD","customer":{"id":"user_7","email":"kim@example.com","name":"Kim Lee"}}}`, r.PathValue("id"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc", Path: "/"})
+		fmt.Fprint(w, "<html>landing</html>")
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(lis)
+	t.Cleanup(func() { srv.Close() })
+	return lis.Addr().String()
+}
+
+// config is a Caddyfile with the shop behind sale_track and the platform
+// as its endpoint; extra goes into the global sale_track block.
+func config(adminPort, httpPort int, shop, endpoint, storage, extra string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	http_port %d
+	skip_install_trust
+	grace_period 2s
+	sale_track {
+		fx_source http://127.0.0.1:9/eurofxref-daily.xml
+		endpoint %s
+		api_key e2e-secret-key
+		storage_dir %s
+		backoff_base 20ms
+		backoff_cap 200ms
+		%s
+	}
+}
+
+http://127.0.0.1:%d {
+	click_cookie
+	handle /checkout/* {
+		sale_track {
+			amount      order.total
+			currency    order.currency
+			invoice_id  order.id
+			customer_id order.customer.id
+			email       order.customer.email
+			name        order.customer.name
+			when        order.status paid
+		}
+		reverse_proxy %s
+	}
+	reverse_proxy %s
+}
+`, adminPort, httpPort, endpoint, storage, extra, httpPort, shop, shop)
+}
+
+// post sends a checkout and returns its status.
+func post(client *http.Client, url string) (int, error) {
+	resp, err := client.Post(url, "application/json", nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
