@@ -138,6 +138,9 @@ func TestKillDuringDelivery(t *testing.T) {
 	if hung.Load() == 0 {
 		t.Fatal("no send reached the platform before the kill")
 	}
+	// The guarantee is for committed sales: the response is flushed to the
+	// client just before the commit, so wait until the outbox has all 20.
+	waitEnqueued(t, proc, len(ids))
 	proc.kill()
 	close(hang)
 	slow.close()
@@ -212,6 +215,7 @@ func TestGracefulStopKeepsUnsent(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
+	waitEnqueued(t, proc, len(ids))
 	proc.stop(15 * time.Second)
 
 	plat := startPlatform(t, platAddr)
@@ -245,5 +249,24 @@ func TestCorruptOutboxIsSetAside(t *testing.T) {
 	}
 	if !strings.Contains(proc.logs.String(), aside[0]) {
 		t.Fatal("no log line says where the corrupt file went")
+	}
+}
+
+// waitEnqueued waits until the outbox reports n sales committed.
+func waitEnqueued(t *testing.T, proc *caddyProc, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var stats []struct {
+			Enqueued int `json:"enqueued"`
+		}
+		proc.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
+		if len(stats) == 1 && stats[0].Enqueued >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox stats %+v, want %d committed", stats, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

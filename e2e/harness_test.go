@@ -264,17 +264,17 @@ func (p *platform) waitInvoices(t *testing.T, want []string, timeout time.Durati
 		for _, ev := range p.events() {
 			counts[ev.InvoiceID]++
 		}
-		missing := 0
+		var missing []string
 		for _, id := range want {
 			if counts[id] == 0 {
-				missing++
+				missing = append(missing, id)
 			}
 		}
-		if missing == 0 {
+		if len(missing) == 0 {
 			return counts
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d invoices never arrived (got %d events)", missing, len(want), len(p.events()))
+			t.Fatalf("%d of %d invoices never arrived (got %d events): %v", len(missing), len(want), len(p.events()), missing[:min(len(missing), 10)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
