@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The README's first command runs Caddyfile.example; its curl lines must
+// put one sale into ./sales.jsonl. This runs that demo file unchanged but
+// for the rates feed, which a test must not fetch from the internet.
+func TestDemoCaddyfile(t *testing.T) {
+	src, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := strings.Replace(string(src), "\tsale_track {\n", "\tsale_track {\n\t\tfx_source http://127.0.0.1:9/eurofxref-daily.xml\n", 1)
+	if demo == string(src) {
+		t.Fatal("the demo has no global sale_track block")
+	}
+	dir := t.TempDir()
+	startCaddy(t, dir, 2019, demo)
+
+	landing, err := http.Get("http://localhost:8080/?clickId=cl_42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	landing.Body.Close()
+	if c := landing.Header.Get("Set-Cookie"); !strings.HasPrefix(c, "clickId=cl_42; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax") {
+		t.Fatalf("landing Set-Cookie = %q", c)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, "http://localhost:8080/api/checkout", nil)
+	req.Header.Set("Cookie", "clickId=cl_42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var order struct {
+		Order struct{ ID string }
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &order) != nil || !strings.HasPrefix(order.Order.ID, "inv_") {
+		t.Fatalf("checkout answered %d %s", resp.StatusCode, body)
+	}
+
+	file := filepath.Join(dir, "sales.jsonl")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(file)
+		if strings.Count(string(data), "\n") == 1 {
+			var line map[string]any
+			if err := json.Unmarshal(data, &line); err != nil {
+				t.Fatalf("sales.jsonl: %v: %s", err, data)
+			}
+			want := map[string]any{"event": "sale", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "currency": "USD", "amount": 199.0, "invoiceId": order.Order.ID, "clickId": "cl_42"}
+			for k, v := range want {
+				if line[k] != v {
+					t.Errorf("sales.jsonl %s = %v, want %v", k, line[k], v)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sales.jsonl after 10s: %q", data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
