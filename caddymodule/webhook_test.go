@@ -1,0 +1,128 @@
+package caddymodule
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// webhookShop accepts a webhook only with the right signature header, as a
+// shop checking its payment provider's signature does, and records the
+// exact bodies it received.
+type webhookShop struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func newWebhookShop(t *testing.T) *webhookShop {
+	s := &webhookShop{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.bodies = append(s.bodies, body)
+		s.mu.Unlock()
+		if r.Header.Get("X-Signature") != "valid" {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestWebhookSource(t *testing.T) {
+	shop, plat := newWebhookShop(t), newPlatform(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`
+	{
+		skip_install_trust
+		admin localhost:2999
+		http_port 9080
+		https_port 9443
+		log {
+			level ERROR
+		}
+		sale_track {
+			fx_source http://127.0.0.1:9/eurofxref-daily.xml
+			endpoint %s
+			storage_dir %s
+		}
+	}
+	http://localhost:9080 {
+		handle /webhooks/pay {
+			sale_track {
+				source      request
+				amount      data.amount
+				amount_unit minor
+				currency    data.currency
+				invoice_id  data.id
+				customer_id data.metadata.customer_id
+				click_id    data.metadata.click_id
+				when        type payment.succeeded
+				max_body    4KiB
+			}
+			reverse_proxy %s
+		}
+	}`, plat.URL, t.TempDir(), strings.TrimPrefix(shop.URL, "http://")), "caddyfile")
+
+	send := func(body, signature string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/webhooks/pay", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Signature", signature)
+		resp, err := tester.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	event := func(id, kind string) string {
+		return `{"type":"` + kind + `","data":{"id":"` + id + `","amount":4999,"currency":"eur","metadata":{"customer_id":"user_9","click_id":"cl_9"}}}`
+	}
+
+	forged := event("pay_forged", "payment.succeeded")
+	if status := send(forged, "forged"); status != http.StatusBadRequest {
+		t.Fatalf("forged webhook: %d", status)
+	}
+	if status := send(event("pay_failed", "payment.failed"), "valid"); status != 200 {
+		t.Fatalf("failed-payment webhook: %d", status)
+	}
+	huge := `{"type":"payment.succeeded","pad":"` + strings.Repeat("x", 8<<10) + `","data":{"id":"pay_huge","amount":1,"currency":"eur","metadata":{"customer_id":"u"}}}`
+	if status := send(huge, "valid"); status != 200 {
+		t.Fatalf("over-size webhook: %d", status)
+	}
+	good := event("pay_good", "payment.succeeded")
+	if status := send(good, "valid"); status != 200 {
+		t.Fatalf("good webhook: %d", status)
+	}
+
+	got := plat.waitFor(t, 1)
+	time.Sleep(150 * time.Millisecond)
+	if plat.count() != 1 {
+		t.Fatalf("platform got %d events, want only pay_good", plat.count())
+	}
+	want := `,"customerExternalId":"user_9","currency":"EUR","amount":49.99,"invoiceId":"pay_good","clickId":"cl_9"}`
+	if !strings.HasSuffix(got[0].body, want) {
+		t.Fatalf("platform got %s", got[0].body)
+	}
+	shop.mu.Lock()
+	defer shop.mu.Unlock()
+	sent := []string{forged, event("pay_failed", "payment.failed"), huge, good}
+	for i, body := range shop.bodies {
+		if !bytes.Equal(body, []byte(sent[i])) {
+			t.Errorf("the shop received webhook %d altered (%d bytes, sent %d)", i, len(body), len(sent[i]))
+		}
+	}
+}
