@@ -1,0 +1,127 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// benchOrder is a realistic ~2 KB checkout answer; %d becomes the invoice.
+var benchOrder = `{"order":{"id":"inv_%d","status":"paid","total":"199.00","currency":"USD","created_at":"2026-04-10T12:45:10Z",` +
+	`"customer":{"id":"user_123","email":"alex@example.com","first_name":"Alex","last_name":"Johnson"},` +
+	`"items":[` + strings.TrimSuffix(strings.Repeat(`{"sku":"SKU-123456","name":"A product with a fairly long descriptive name","qty":1,"price":"49.75","tax":"0.00","meta":{"color":"blue","size":"M"}},`, 12), ",") + `],` +
+	`"shipping":{"method":"standard","address":{"line1":"1 Main Street","city":"Springfield","zip":"12345","country":"US"}}}}`
+
+// newBenchHandler builds a provisioned handler whose app runs a real
+// delivery: a bbolt outbox in a temp dir and a file sink.
+func newBenchHandler(b *testing.B) *Handler {
+	b.Helper()
+	dir := b.TempDir()
+	app := &App{StorageDir: dir, FxSource: "http://127.0.0.1:9/eurofxref-daily.xml", Endpoint: ""}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	b.Cleanup(cancel)
+	if err := app.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	app.logger = zap.NewNop()
+	if err := app.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { app.Stop() })
+	h := &Handler{
+		Amount: []string{"order.total"}, Currency: []string{"order.currency"}, InvoiceID: []string{"order.id"},
+		CustomerID: []string{"order.customer.id"}, Email: []string{"order.customer.email"},
+		Name: []string{"[order.customer.first_name,order.customer.last_name]"}, When: []Condition{{Path: "order.status", Values: []string{"paid"}}},
+		MaxBody: DefaultMaxBody, Status: []int{2}, Route: "bench",
+	}
+	spec, fromRequest, err := h.buildSpec()
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.spec, h.fromRequest, h.app, h.logger = spec, fromRequest, app, zap.NewNop()
+	return h
+}
+
+// benchServe drives h with parallel requests; with h nil it measures the
+// same request and upstream without the module, the baseline.
+func benchServe(b *testing.B, h *Handler, contentType string) {
+	var seq atomic.Int64
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", contentType)
+		fmt.Fprintf(w, benchOrder, seq.Add(1))
+		return nil
+	})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest(http.MethodPost, "/api/checkout", nil)
+			w := httptest.NewRecorder()
+			r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
+			var err error
+			if h == nil {
+				err = next.ServeHTTP(w, r)
+			} else {
+				err = h.ServeHTTP(w, r, next)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCapturePath: every response is a new sale, extracted and
+// committed (fsync, group commit) before the handler returns.
+// 32 goroutines per core stand for concurrent checkouts, whose commits
+// share fsyncs.
+func BenchmarkCapturePath(b *testing.B) {
+	h := newBenchHandler(b)
+	b.SetParallelism(32)
+	benchServe(b, h, "application/json")
+}
+
+// BenchmarkBaseline is the same request and upstream without the module.
+func BenchmarkBaseline(b *testing.B) {
+	benchServe(b, nil, "application/json")
+}
+
+// BenchmarkPassThroughPath: the module is on the route, but the response
+// is not a candidate (HTML): nothing is copied or parsed.
+func BenchmarkPassThroughPath(b *testing.B) {
+	benchServe(b, newBenchHandler(b), "text/html")
+}
+
+// BenchmarkConditionNotMet: JSON that is copied and checked but is not a
+// sale (an unpaid order).
+func BenchmarkConditionNotMet(b *testing.B) {
+	h := newBenchHandler(b)
+	h.spec.When[0].Values = []string{"never"}
+	benchServe(b, h, "application/json")
+}
+
+// BenchmarkTeeWriter measures the writer alone on a 2 KB JSON body.
+func BenchmarkTeeWriter(b *testing.B) {
+	body := []byte(fmt.Sprintf(benchOrder, 1))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		tw := newTeeWriter(discardWriter{http.Header{"Content-Type": {"application/json"}}}, DefaultMaxBody, wantAll)
+		tw.WriteHeader(200)
+		tw.Write(body)
+		tw.releaseBuffer()
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
