@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// caddyProc is a running cmd/caddy under test.
+type caddyProc struct {
+	cmd   *exec.Cmd
+	admin string
+	done  chan struct{}
+}
+
+const siteSaleTrack = `
+		sale_track {
+			amount      order.total
+			currency    order.currency
+			invoice_id  order.id
+			customer_id order.customer.id
+			email       order.customer.email
+			name        [order.customer.first_name,order.customer.last_name]
+			when        order.status paid
+		}`
+
+// startCaddy runs the binary with two sites in front of the same upstream:
+// a bare reverse_proxy on barePort and the same proxy with sale_track on
+// modPort.
+func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string) (*caddyProc, error) {
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort())
+	cfg := fmt.Sprintf(`{
+	admin %s
+	skip_install_trust
+	log {
+		level ERROR
+	}
+	sale_track {
+		endpoint %s
+		storage_dir %s
+		fx_source http://127.0.0.1:9/eurofxref-daily.xml
+		concurrency 16
+	}
+}
+
+http://127.0.0.1:%d {
+	reverse_proxy %s
+}
+
+http://127.0.0.1:%d {
+	%s
+	reverse_proxy %s
+}
+`, admin, platformURL, filepath.Join(dir, "st"), barePort, upstreamAddr, modPort, siteSaleTrack, upstreamAddr)
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	p := &caddyProc{admin: admin, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	p.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	logf, err := os.Create(filepath.Join(dir, "caddy.log"))
+	if err != nil {
+		return nil, err
+	}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get("http://" + admin + "/config/"); err == nil {
+			resp.Body.Close()
+			return p, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("caddy did not start; see %s", filepath.Join(dir, "caddy.log"))
+}
+
+func (p *caddyProc) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// memory returns the process's resident set and its peak, in bytes.
+func (p *caddyProc) memory() (rss, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+// resetPeak clears VmHWM, so a later peak is this phase's own.
+func (p *caddyProc) resetPeak() {
+	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.cmd.Process.Pid), []byte("5"), 0)
+}
+
+func (p *caddyProc) post(path string) {
+	resp, err := http.Post("http://"+p.admin+path, "", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is one load phase against one URL.
+type result struct {
+	requests int
+	errors   int
+	duration time.Duration
+	lat      []time.Duration // sorted
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p))]
+}
+
+// load sends POSTs to url from conns keep-alive connections, for d or
+// until total requests were made (total 0: no limit).
+func load(url string, conns int, d time.Duration, total int64, gzip bool) result {
+	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	var issued, failed atomic.Int64
+	deadline := time.Now().Add(d)
+	lats := make([][]time.Duration, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				if total > 0 && issued.Add(1) > total {
+					break
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, nil)
+				if gzip {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					failed.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			lats[c] = mine
+		}(c)
+	}
+	wg.Wait()
+	res := result{duration: time.Since(start), errors: int(failed.Load())}
+	for _, l := range lats {
+		res.lat = append(res.lat, l...)
+	}
+	slices.Sort(res.lat)
+	res.requests = len(res.lat)
+	return res
+}
+
+// ttfb measures the time to the first byte of a GET and reads the whole
+// body, returning both times and the byte count.
+func ttfb(url string) (first, all time.Duration, n int64, err error) {
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t0 := time.Now()
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 1<<16)
+	k, err := resp.Body.Read(buf)
+	first = time.Since(t0)
+	n = int64(k)
+	rest, err := io.CopyBuffer(io.Discard, resp.Body, buf)
+	return first, time.Since(t0), n + rest, err
+}
+
+// median of a few values.
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,249 @@
+// Command bench measures caddy-saletrack against a bare Caddy reverse
+// proxy on this machine, side by side, and prints one table. Run it with
+// bench/run, which builds cmd/caddy first. It is not part of go test.
+//
+// Every comparison alternates the two setups (A B A B …) with the same
+// upstream and load, and reports the ratio of the medians: only ratios
+// measured side by side mean anything on a noisy machine.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// runID keeps invoice ids unique across runs of the benchmark.
+var runID = time.Now().Unix()
+
+func main() {
+	bin := flag.String("caddy", "", "path to the cmd/caddy binary")
+	phase := flag.Duration("phase", 4*time.Second, "length of one load phase")
+	pairs := flag.Int("pairs", 3, "A/B pairs per comparison")
+	conns := flag.Int("conns", 32, "concurrent connections")
+	outage := flag.Int("outage", 100000, "sales captured while the platform is off")
+	flag.Parse()
+	if *bin == "" {
+		fmt.Fprintln(os.Stderr, "usage: bench -caddy path/to/caddy")
+		os.Exit(2)
+	}
+	dir, err := os.MkdirTemp("", "saletrack-bench-")
+	must(err)
+	defer os.RemoveAll(dir)
+
+	plat := newPlatform()
+	platAddr, stopPlat := serve(plat)
+	defer stopPlat()
+	platURL := "http://" + platAddr + "/v1/track/sale"
+	up := &upstream{platform: platURL, client: &http.Client{Timeout: 10 * time.Second}}
+	upAddr, stopUp := serve(up.handler())
+	defer stopUp()
+
+	var rows []row
+	b := &bench{bin: *bin, dir: dir, phase: *phase, pairs: *pairs, conns: *conns, plat: plat, platURL: platURL, upAddr: upAddr}
+
+	proc, bare, mod := b.start("ab")
+	rows = append(rows, b.capture(bare, mod)...)
+	rows = append(rows, b.passThrough(bare, mod)...)
+	rows = append(rows, b.inHandler(bare, mod)...)
+	proc.stop()
+
+	rows = append(rows, b.large()...)
+	rows = append(rows, b.outage(*outage)...)
+	rows = append(rows, commitRows()...)
+
+	printTable(rows)
+}
+
+type bench struct {
+	bin, dir, platURL, upAddr string
+	phase                     time.Duration
+	pairs, conns              int
+	plat                      *platform
+}
+
+type row struct {
+	target, measured string
+	ok               bool
+}
+
+func (b *bench) start(name string) (*caddyProc, string, string) {
+	dir := filepath.Join(b.dir, name)
+	must(os.MkdirAll(dir, 0o755))
+	barePort, modPort := freePort(), freePort()
+	proc, err := startCaddy(b.bin, dir, barePort, modPort, b.upAddr, b.platURL)
+	must(err)
+	return proc, fmt.Sprintf("http://127.0.0.1:%d", barePort), fmt.Sprintf("http://127.0.0.1:%d", modPort)
+}
+
+// ab alternates load on a and b and returns the medians of throughput and
+// of p99 latency for each.
+func (b *bench) ab(a, bb string, gzip bool) (rpsA, rpsB, p99A, p99B float64) {
+	load(a, b.conns, time.Second, 0, gzip) // warm both up
+	load(bb, b.conns, time.Second, 0, gzip)
+	var ra, rb, la, lb []float64
+	for i := 0; i < b.pairs; i++ {
+		x := load(a, b.conns, b.phase, 0, gzip)
+		y := load(bb, b.conns, b.phase, 0, gzip)
+		ra, rb = append(ra, x.rps()), append(rb, y.rps())
+		la, lb = append(la, ms(x.pct(0.99))), append(lb, ms(y.pct(0.99)))
+		fmt.Fprintf(os.Stderr, "  %s %.0f/s p99 %.2fms | %s %.0f/s p99 %.2fms\n", a, x.rps(), ms(x.pct(0.99)), bb, y.rps(), ms(y.pct(0.99)))
+	}
+	return median(ra), median(rb), median(la), median(lb)
+}
+
+func (b *bench) capture(bare, mod string) []row {
+	fmt.Fprintln(os.Stderr, "1. capture route (gzip upstream, every response a new sale)")
+	rpsA, rpsB, p99A, p99B := b.ab(bare+"/checkout", mod+"/checkout", true)
+	ratio := rpsB / rpsA
+	return []row{
+		{"1. capture throughput ≥ 0.90 × bare", fmt.Sprintf("%.2f (%.0f vs %.0f req/s)", ratio, rpsB, rpsA), ratio >= 0.90},
+		{"1. capture p99 ≤ bare p99 + 2 ms", fmt.Sprintf("%.2f ms vs %.2f ms (+%.2f)", p99B, p99A, p99B-p99A), p99B <= p99A+2},
+	}
+}
+
+func (b *bench) passThrough(bare, mod string) []row {
+	var rows []row
+	for _, kind := range []struct{ path, name string }{{"/page", "HTML"}, {"/missing", "404"}, {"/unpaid", "condition not met"}} {
+		fmt.Fprintf(os.Stderr, "2. pass-through: %s\n", kind.name)
+		rpsA, rpsB, _, _ := b.ab(bare+kind.path, mod+kind.path, false)
+		ratio := rpsB / rpsA
+		rows = append(rows, row{"2. pass-through (" + kind.name + ") ≥ 0.98 × bare", fmt.Sprintf("%.3f (%.0f vs %.0f req/s)", ratio, rpsB, rpsA), ratio >= 0.98})
+	}
+	return rows
+}
+
+// inHandler compares the checkout's latency through sale_track with the
+// shop calling a 100 ms platform itself before it answers.
+func (b *bench) inHandler(bare, mod string) []row {
+	fmt.Fprintln(os.Stderr, "6. against the in-handler call (platform answers in 100 ms)")
+	b.plat.delay.Store(int64(100 * time.Millisecond))
+	defer b.plat.delay.Store(0)
+	const conns = 8
+	var pa, pb, pc []float64
+	for i := 0; i < b.pairs; i++ {
+		pa = append(pa, ms(load(bare+"/checkout", conns, b.phase, 0, false).pct(0.5)))
+		pb = append(pb, ms(load(mod+"/checkout", conns, b.phase, 0, false).pct(0.5)))
+		pc = append(pc, ms(load(bare+"/checkout-inhandler", conns, b.phase, 0, false).pct(0.5)))
+	}
+	a, s, c := median(pa), median(pb), median(pc)
+	return []row{
+		{"6. sale_track checkout p50 within 1 ms of bare", fmt.Sprintf("%.2f ms vs %.2f ms (+%.2f)", s, a, s-a), s-a <= 1},
+		{"6. in-handler call adds the platform's 100 ms", fmt.Sprintf("%.2f ms (+%.2f)", c, c-a), c-a >= 95},
+	}
+}
+
+// large streams 1 GiB through the capture route and through the bare
+// proxy, in a fresh process, and compares peak memory and first byte.
+func (b *bench) large() []row {
+	fmt.Fprintln(os.Stderr, "3. 1 GiB response through the capture route")
+	proc, bare, mod := b.start("large")
+	defer proc.stop()
+	ttfb(bare + "/page") // warm up
+	time.Sleep(500 * time.Millisecond)
+	idle, _ := proc.memory()
+	proc.resetPeak()
+	var firstMod, firstBare []float64
+	var n int64
+	for i := 0; i < 2; i++ {
+		f, _, k, err := ttfb(mod + "/large")
+		must(err)
+		n = k
+		firstMod = append(firstMod, ms(f))
+		f, _, _, err = ttfb(bare + "/large")
+		must(err)
+		firstBare = append(firstBare, ms(f))
+	}
+	_, peak := proc.memory()
+	growth := float64(peak-idle) / (1 << 20)
+	fm, fb := median(firstMod), median(firstBare)
+	return []row{
+		{"3. 1 GiB: peak RSS growth ≤ max_body (1 MiB) + 32 MiB", fmt.Sprintf("%.1f MiB (idle %.1f MiB, %d bytes streamed)", growth, float64(idle)/(1<<20), n), growth <= 33 && n == 1<<30},
+		{"3. 1 GiB: time to first byte matches bare", fmt.Sprintf("%.2f ms vs %.2f ms", fm, fb), fm <= fb+1},
+	}
+}
+
+// outage captures n sales with the platform off, then turns it on and
+// measures the drain.
+func (b *bench) outage(n int) []row {
+	fmt.Fprintf(os.Stderr, "4. outage: %d sales with the platform off\n", n)
+	proc, _, mod := b.start("outage")
+	defer proc.stop()
+	b.plat.off.Store(true)
+	b.plat.reset()
+	time.Sleep(300 * time.Millisecond)
+	idle, _ := proc.memory()
+	proc.resetPeak()
+	res := load(mod+"/checkout", b.conns, 10*time.Minute, int64(n), false)
+	_, peak := proc.memory()
+	growth := float64(peak-idle) / (1 << 20)
+	fmt.Fprintf(os.Stderr, "  captured %d in %s (%.0f/s), %d errors; peak RSS +%.1f MiB\n", res.requests, res.duration.Round(time.Millisecond), res.rps(), res.errors, growth)
+
+	b.plat.off.Store(false)
+	start := time.Now()
+	proc.post("/sale_track/flush")
+	deadline := start.Add(5 * time.Minute)
+	for {
+		distinct, _, _ := b.plat.counts()
+		if distinct >= res.requests || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	drain := time.Since(start)
+	time.Sleep(time.Second) // anything sent twice would arrive now
+	distinct, accepted, dup := b.plat.counts()
+	rate := float64(distinct) / drain.Seconds()
+	return []row{
+		{"4. outage: RSS growth ≤ 64 MiB while sales queue", fmt.Sprintf("%.1f MiB for %d sales (%.0f captured/s)", growth, res.requests, res.rps()), growth <= 64},
+		{"4. outage: backlog drains at ≥ 1,000 events/s", fmt.Sprintf("%.0f events/s (%d in %s)", rate, distinct, drain.Round(time.Millisecond)), rate >= 1000 && distinct == res.requests},
+		{"4. outage: each sale once", fmt.Sprintf("%d distinct, %d accepted, %d twice", distinct, accepted, dup), dup == 0 && distinct == res.requests},
+	}
+}
+
+// commitRows runs the Go benchmark of capture-to-commit (extraction and
+// a fsync'd, group-committed outbox write from concurrent captures).
+func commitRows() []row {
+	fmt.Fprintln(os.Stderr, "5. capture-to-commit (go test -bench CapturePath)")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkCapturePath$", "-benchtime", "5s", "./caddymodule/")
+	out, err := cmd.CombinedOutput()
+	m := regexp.MustCompile(`BenchmarkCapturePath\S*\s+\d+\s+([\d.]+) ns/op`).FindSubmatch(out)
+	if err != nil || m == nil {
+		return []row{{"5. capture-to-commit ≥ 5,000 sales/s with fsync", "benchmark failed: " + strings.TrimSpace(string(out)), false}}
+	}
+	ns, _ := strconv.ParseFloat(string(m[1]), 64)
+	rate := 1e9 / ns
+	return []row{{"5. capture-to-commit ≥ 5,000 sales/s with fsync", fmt.Sprintf("%.0f sales/s (%.1f µs/op, 64 concurrent)", rate, ns/1000), rate >= 5000}}
+}
+
+func printTable(rows []row) {
+	w := 0
+	for _, r := range rows {
+		w = max(w, len([]rune(r.target)))
+	}
+	fmt.Printf("\n| %-*s | %s | %s |\n", w, "target", "measured", "met")
+	fmt.Printf("|%s|---|---|\n", strings.Repeat("-", w+2))
+	for _, r := range rows {
+		ok := "yes"
+		if !r.ok {
+			ok = "NO"
+		}
+		fmt.Printf("| %-*s | %s | %s |\n", w+len(r.target)-len([]rune(r.target)), r.target, r.measured, ok)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
