@@ -1,0 +1,331 @@
+package sale
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/saletrack/caddy-saletrack/fx"
+)
+
+// Preset is a platform's known payload shape: where each field of a sale
+// is, in what unit the amount is written, and which bodies are sales at
+// all. A config names a preset and overrides any field it writes itself.
+// docs/presets.md says, for each preset, which route it belongs on, what
+// the shop must set and which documentation it was worked out from.
+type Preset struct {
+	Name string
+	// Source is "request" for a webhook the shop receives, "response" for
+	// the shop's own JSON response.
+	Source string
+	// Fields maps a field's config name (amount, currency, invoice_id,
+	// customer_id, email, name, click_id, timestamp, amount_digits) to its
+	// sources, tried in order. A field the platform's payload does not
+	// carry is absent.
+	Fields     map[string][]string
+	AmountUnit fx.Unit
+	// When lists the conditions that must all hold for a body to be a sale.
+	When []Condition
+}
+
+// The browser's click id, for presets that read the shop's own response:
+// the request that produced it came from the browser, so the first-party
+// cookie set by click_cookie is on it (or a handler put it in a variable).
+const (
+	presetClickCookie = "{http.request.cookie.clickId}"
+	presetClickVar    = "{http.vars.click_id}"
+)
+
+// presetRegistry holds the presets. An entry is never handed out:
+// LookupPreset returns a copy.
+var presetRegistry = map[string]*Preset{
+	// Stripe webhooks. A Checkout purchase fires checkout.session.completed
+	// (or, for a delayed payment method, completed unpaid and then
+	// checkout.session.async_payment_succeeded) and also
+	// payment_intent.succeeded for its PaymentIntent; both give the
+	// PaymentIntent id as invoice id, so the outbox counts the purchase once.
+	// A subscription-mode session has no PaymentIntent and gives its first
+	// invoice instead.
+	"stripe": {
+		Name:   "stripe",
+		Source: "request",
+		Fields: map[string][]string{
+			// client_reference_id is Stripe's documented place for the
+			// shop's own id on a Checkout Session; a PaymentIntent has only
+			// metadata.
+			"customer_id": {"data.object.client_reference_id", "data.object.metadata.customer_id"},
+			"email":       {"data.object.customer_details.email", "data.object.customer_email", "data.object.receipt_email"},
+			"name":        {"data.object.customer_details.name", "data.object.shipping.name"},
+			"currency":    {"data.object.currency"},
+			"amount":      {"data.object.amount_total", "data.object.amount_received"},
+			// Stripe's minor units follow ISO 4217 except for ISK, which
+			// its API keeps two-decimal (100 is 1 króna), and MGA, which it
+			// treats as zero-decimal. Each path yields [2] or [0] for that
+			// currency only and nothing otherwise, so every other currency
+			// keeps its ISO digits.
+			"amount_digits": {
+				`[@this]|#(data.object.currency=="isk")#|#.!2`,
+				`[@this]|#(data.object.currency=="mga")#|#.!0`,
+			},
+			"invoice_id": {"data.object.payment_intent", "data.object.invoice", "data.object.id"},
+			"click_id":   {"data.object.metadata.click_id"},
+			// The event's creation time: for a delayed payment, when it
+			// succeeded rather than when the session was opened.
+			"timestamp": {"created"},
+		},
+		AmountUnit: fx.Minor,
+		When: []Condition{
+			{Path: "type", Values: []string{"checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded"}},
+			// A session's payment_status must be paid (not unpaid, not
+			// no_payment_required); a PaymentIntent has no payment_status,
+			// so its status is read instead.
+			{Path: "[data.object.payment_status,data.object.status]|0", Values: []string{"paid", "succeeded"}},
+			// A PaymentIntent counts only when the shop tagged it with
+			// metadata.customer_id. Untagged ones are the PaymentIntent of a
+			// Checkout Session whose own event carries the sale, or a
+			// subscription renewal: not a sale of this webhook, rather than
+			// a sale with its customer missing. Sessions always pass here,
+			// so a session without a customer id is still rejected loudly.
+			{Path: `[[@this]|#(data.object.object=="checkout.session"),data.object.metadata.customer_id]|0`},
+		},
+	},
+
+	// Shopify's orders/paid webhook (REST order resource). The topic is only
+	// in the X-Shopify-Topic header, which conditions cannot read, so the
+	// preset relies on financial_status and belongs on the route that
+	// receives orders/paid.
+	"shopify": {
+		Name:   "shopify",
+		Source: "request",
+		Fields: map[string][]string{
+			// Cart attributes set by the storefront become note_attributes;
+			// customer.id is Shopify's own customer id, the shop's customer
+			// id when the lead was tracked with it.
+			"customer_id": {`note_attributes.#(name=="customer_id").value`, "customer.id"},
+			"email":       {"email", "contact_email", "customer.email"},
+			"name":        {"[customer.first_name,customer.last_name]", "billing_address.name"},
+			// The shop's currency and amounts in it (not the presentment
+			// currency the buyer saw); current_total_price reflects order
+			// edits made before payment.
+			"currency":   {"currency", "total_price_set.shop_money.currency_code"},
+			"amount":     {"current_total_price", "total_price", "total_price_set.shop_money.amount"},
+			"invoice_id": {"id", "admin_graphql_api_id"},
+			"click_id":   {`note_attributes.#(name=="click_id").value`},
+			"timestamp":  {"processed_at", "created_at"},
+		},
+		AmountUnit: fx.Major,
+		When: []Condition{
+			{Path: "financial_status", Values: []string{"paid"}},
+			// A free order (100% discount) is paid but carries no money.
+			{Path: "total_price|@fromstr"},
+		},
+	},
+
+	// Paddle Billing's transaction.completed webhook.
+	"paddle": {
+		Name:   "paddle",
+		Source: "request",
+		Fields: map[string][]string{
+			// custom_data is the shop's own key-value data, passed to
+			// Paddle.js or the API when the transaction is created. The
+			// payload carries no customer email or name, only Paddle's ctm_
+			// id, which is not the shop's.
+			"customer_id": {"data.custom_data.customer_id"},
+			"currency":    {"data.currency_code", "data.details.totals.currency_code"},
+			// grand_total is after discount, tax and credit, before
+			// payments: what the customer paid. A string in the currency's
+			// lowest denomination.
+			"amount":     {"data.details.totals.grand_total", "data.details.totals.total"},
+			"invoice_id": {"data.id", "data.invoice_number"},
+			"click_id":   {"data.custom_data.click_id"},
+			"timestamp":  {"occurred_at", "data.billed_at"},
+		},
+		AmountUnit: fx.Minor,
+		When: []Condition{
+			{Path: "event_type", Values: []string{"transaction.completed"}},
+			{Path: "data.status", Values: []string{"completed"}},
+			// A free-trial checkout completes a zero transaction.
+			{Path: "data.details.totals.grand_total|@fromstr"},
+			// A transaction Paddle started itself (a renewal, a proration,
+			// a charge on a subscription) counts only when it carries the
+			// shop's customer_id; one the shop started (origin web or api)
+			// always passes here, so an untagged checkout is rejected
+			// loudly rather than dropped.
+			{Path: `[[@this]|#(data.origin=="web"),[@this]|#(data.origin=="api"),data.custom_data.customer_id]|0`},
+		},
+	},
+
+	// Lemon Squeezy's order_created webhook (a JSON:API order resource).
+	"lemonsqueezy": {
+		Name:   "lemonsqueezy",
+		Source: "request",
+		Fields: map[string][]string{
+			// checkout[custom][...] on the checkout link, or
+			// checkout_data.custom through the API, arrives as
+			// meta.custom_data.
+			"customer_id": {"meta.custom_data.customer_id"},
+			"email":       {"data.attributes.user_email"},
+			"name":        {"data.attributes.user_name"},
+			"currency":    {"data.attributes.currency"},
+			"amount":      {"data.attributes.total"},
+			"invoice_id":  {"data.attributes.identifier", "data.id"},
+			"click_id":    {"meta.custom_data.click_id"},
+			"timestamp":   {"data.attributes.created_at"},
+		},
+		AmountUnit: fx.Minor,
+		When: []Condition{
+			{Path: "meta.event_name", Values: []string{"order_created"}},
+			{Path: "data.attributes.status", Values: []string{"paid"}},
+			// A free product or a 100% discount makes a paid order of 0.
+			{Path: "data.attributes.total"},
+		},
+	},
+
+	// Medusa v2's storefront cart completion, POST /store/carts/{id}/complete:
+	// {"type":"order","order":{...}} when an order was placed,
+	// {"type":"cart","cart":{...},"error":{...}} when it was not. v1
+	// answered {"type":"order","data":{...}} in minor units and does not
+	// match.
+	"medusa": {
+		Name:   "medusa",
+		Source: "response",
+		Fields: map[string][]string{
+			// Cart metadata is copied to the order. customer_id is Medusa's
+			// customer (v2 creates one for guests too, per email). Neither
+			// is in the route's default fields: the storefront asks for them
+			// with ?fields=+metadata,+customer_id.
+			"customer_id": {"order.metadata.customer_id", "order.customer_id", "order.customer.id"},
+			"email":       {"order.email"},
+			"name": {
+				"[order.billing_address.first_name,order.billing_address.last_name]",
+				"[order.shipping_address.first_name,order.shipping_address.last_name]",
+			},
+			"currency":   {"order.currency_code"},
+			"amount":     {"order.total"},
+			"invoice_id": {"order.id", "order.display_id"},
+			"click_id":   {"order.metadata.click_id", presetClickCookie, presetClickVar},
+			"timestamp":  {"order.created_at"},
+		},
+		AmountUnit: fx.Major,
+		When: []Condition{
+			{Path: "type", Values: []string{"order"}},
+			{Path: "order.id"},
+			// A zero total is not a sale; a total the response lacks is left
+			// for the amount field to reject loudly (the literal 1 stands in
+			// for it here).
+			{Path: "[order.total,!1]|0"},
+		},
+	},
+
+	// Saleor's checkoutComplete GraphQL mutation, as the storefront's own
+	// query selects it (unaliased). An order exists only once payment is
+	// confirmed: with confirmationNeeded, or with errors, order is null.
+	"saleor": {
+		Name:   "saleor",
+		Source: "response",
+		Fields: map[string][]string{
+			// Checkout metadata (and checkoutComplete's metadata argument)
+			// is copied to the order; user.id is Saleor's customer, null for
+			// a guest.
+			"customer_id": {`data.checkoutComplete.order.metadata.#(key=="customer_id").value`, "data.checkoutComplete.order.user.id"},
+			"email":       {"data.checkoutComplete.order.userEmail", "data.checkoutComplete.order.user.email"},
+			"name": {
+				"[data.checkoutComplete.order.billingAddress.firstName,data.checkoutComplete.order.billingAddress.lastName]",
+				"[data.checkoutComplete.order.user.firstName,data.checkoutComplete.order.user.lastName]",
+			},
+			"currency":   {"data.checkoutComplete.order.total.gross.currency"},
+			"amount":     {"data.checkoutComplete.order.total.gross.amount"},
+			"invoice_id": {"data.checkoutComplete.order.id", "data.checkoutComplete.order.number"},
+			"click_id":   {`data.checkoutComplete.order.metadata.#(key=="click_id").value`, presetClickCookie, presetClickVar},
+			"timestamp":  {"data.checkoutComplete.order.created"},
+		},
+		AmountUnit: fx.Major,
+		When: []Condition{
+			{Path: "data.checkoutComplete.confirmationNeeded", Values: []string{"false"}},
+			{Path: "data.checkoutComplete.order.id"},
+			{Path: "[data.checkoutComplete.order.total.gross.amount,!1]|0"},
+		},
+	},
+}
+
+// LookupPreset finds a preset by name. It returns a copy the caller may
+// modify.
+func LookupPreset(name string) (*Preset, bool) {
+	p, ok := presetRegistry[name]
+	if !ok {
+		return nil, false
+	}
+	return p.clone(), true
+}
+
+// PresetNames lists the presets, sorted.
+func PresetNames() []string {
+	names := make([]string, 0, len(presetRegistry))
+	for name := range presetRegistry {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Spec builds the Spec this preset describes, for callers without
+// overrides and for tests.
+func (p *Preset) Spec() (*Spec, error) {
+	s := &Spec{AmountUnit: p.AmountUnit}
+	targets := map[string]*[]Source{
+		"amount":        &s.Amount,
+		"currency":      &s.Currency,
+		"invoice_id":    &s.InvoiceID,
+		"customer_id":   &s.CustomerID,
+		"email":         &s.Email,
+		"name":          &s.Name,
+		"click_id":      &s.ClickID,
+		"timestamp":     &s.Timestamp,
+		"amount_digits": &s.AmountDigits,
+	}
+	for _, key := range presetSortedKeys(p.Fields) {
+		target, ok := targets[key]
+		if !ok {
+			return nil, fmt.Errorf("preset %s: unknown field %q", p.Name, key)
+		}
+		sources, err := ParseSources(p.Fields[key])
+		if err != nil {
+			return nil, fmt.Errorf("preset %s: %s: %v", p.Name, key, err)
+		}
+		*target = sources
+	}
+	s.When = clonePresetConditions(p.When)
+	if err := s.Check(); err != nil {
+		return nil, fmt.Errorf("preset %s: %v", p.Name, err)
+	}
+	return s, nil
+}
+
+func (p *Preset) clone() *Preset {
+	c := *p
+	c.Fields = make(map[string][]string, len(p.Fields))
+	for k, v := range p.Fields {
+		c.Fields[k] = append([]string(nil), v...)
+	}
+	c.When = clonePresetConditions(p.When)
+	return &c
+}
+
+func clonePresetConditions(in []Condition) []Condition {
+	if in == nil {
+		return nil
+	}
+	out := make([]Condition, len(in))
+	for i, c := range in {
+		out[i] = Condition{Path: c.Path, Values: append([]string(nil), c.Values...)}
+	}
+	return out
+}
+
+func presetSortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
