@@ -27,14 +27,6 @@ const (
 	DefaultOutboxOpenTimeout       = 5 * time.Second
 )
 
-// batchDelay bounds how long an Enqueue waits for others to share its
-// commit. bbolt's default (10ms) is added to every captured sale's request
-// and, with a few dozen concurrent captures, commits less often than the
-// disk allows; 1ms still groups a burst, because captures that arrive
-// while one commit fsyncs queue up for the next one anyway
-// (BenchmarkOutboxEnqueueParallel: ~2.8k events/s at 10ms, ~11k at 1ms).
-const batchDelay = time.Millisecond
-
 // Bucket names. The due index orders queued events by next attempt so the
 // worker finds due work without reading every record.
 var (
@@ -112,6 +104,8 @@ type Outbox struct {
 	mu     sync.RWMutex
 	closed bool
 	db     *bolt.DB
+	// commits shares fsync'd transactions among concurrent writes.
+	commits *groupCommitter
 
 	queued atomic.Int64 // events in the events bucket
 	dead   atomic.Int64 // records in the dead bucket
@@ -153,6 +147,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		return nil, fmt.Errorf("sale: outbox %s: %w", path, err)
 	}
 	o.db = db
+	o.commits = newGroupCommitter(db)
 	return o, nil
 }
 
@@ -168,6 +163,7 @@ func (o *Outbox) Close() error {
 		return nil
 	}
 	o.closed = true
+	o.commits.stop()
 	if err := o.db.Close(); err != nil {
 		return fmt.Errorf("sale: outbox %s: close: %w", o.path, err)
 	}
@@ -237,7 +233,7 @@ func (o *Outbox) enqueue(ev *Event) (EnqueueResult, error) {
 
 	var result EnqueueResult
 	err = o.batch("enqueue "+ev.ID, func(tx *bolt.Tx) error {
-		// Batch may run this more than once (a batch that fails is retried
+		// The group committer may run this more than once (a group that fails is retried
 		// call by call), so it derives everything from the transaction.
 		result = Queued
 		if len(invoice) > 0 {
@@ -281,8 +277,8 @@ func EventID(invoiceID string) string {
 }
 
 // view and update run fn under the closed guard and name the outbox and
-// the operation in errors. batch is update through bbolt's group commit;
-// its fn must be idempotent.
+// the operation in errors. batch is update through the group committer
+// (outbox_commit.go); its fn must be idempotent.
 func (o *Outbox) view(op string, fn func(*bolt.Tx) error) error {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -307,7 +303,7 @@ func (o *Outbox) batch(op string, fn func(*bolt.Tx) error) error {
 	if o.closed {
 		return ErrClosed
 	}
-	return o.wrap(op, o.db.Batch(fn))
+	return o.wrap(op, o.commits.do(fn))
 }
 
 func (o *Outbox) wrap(op string, err error) error {

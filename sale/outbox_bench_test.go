@@ -31,7 +31,7 @@ func BenchmarkOutboxEnqueueParallel(b *testing.B) {
 }
 
 // BenchmarkOutboxEnqueueSerial is one capture at a time: the latency a
-// lone sale adds to its request (the batch delay plus two fsyncs).
+// lone sale adds to its request (one commit: two fdatasyncs).
 func BenchmarkOutboxEnqueueSerial(b *testing.B) {
 	ob := obOpen(b, OutboxOptions{})
 	b.ResetTimer()

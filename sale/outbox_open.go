@@ -56,8 +56,6 @@ func (o *Outbox) openChecked() (db *bolt.DB, err error) {
 		}
 		return nil, err
 	}
-	db.MaxBatchDelay = batchDelay
-
 	var queued, dead int64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketEvents, bucketDue, bucketDedup, bucketDead} {
