@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -70,6 +71,8 @@ http://127.0.0.1:%d {
 		return nil, err
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	// If the benchmark dies (Ctrl-C, a timeout), Caddy dies with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}
