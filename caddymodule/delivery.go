@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +42,9 @@ type delivery struct {
 
 	mu    sync.Mutex
 	files map[string]*sale.FileSink
+	// http is the current config's HTTP sink, whose idle connections are
+	// closed when a reload replaces it.
+	http *sale.HTTPSink
 }
 
 // deliverySettings are the parts of the current config the request path
@@ -100,6 +102,7 @@ func openDelivery(a *App) (*delivery, error) {
 		_ = ob.Close()
 		return nil, fmt.Errorf("sale_track exchange rates: %w", err)
 	}
+	d.http = httpSinkOf(sinks)
 	d.emitter = sale.NewEmitter(ob, sinks, emitterOptions(a, logger))
 	d.rates.Start()
 	d.emitter.Start()
@@ -123,8 +126,24 @@ func (d *delivery) configure(a *App) error {
 		return fmt.Errorf("sale_track fx_rate: %w", err)
 	}
 	d.settings.Store(d.settingsFor(a))
+	d.mu.Lock()
+	old := d.http
+	d.http = httpSinkOf(sinks)
+	d.mu.Unlock()
 	d.emitter.Reconfigure(sinks, emitterOptions(a, d.logger))
+	if old != nil && old != d.http {
+		old.Close() // idle connections only: a send still running finishes
+	}
 	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", redactURL(a.Endpoint)))
+	return nil
+}
+
+func httpSinkOf(sinks []sale.Sink) *sale.HTTPSink {
+	for _, s := range sinks {
+		if h, ok := s.(*sale.HTTPSink); ok {
+			return h
+		}
+	}
 	return nil
 }
 
@@ -202,6 +221,9 @@ func (d *delivery) Destruct() error {
 	for _, fs := range d.files {
 		err = errors.Join(err, fs.Close())
 	}
+	if d.http != nil {
+		d.http.Close()
+	}
 	d.mu.Unlock()
 	d.logger.Info("sale delivery stopped", zap.String("outbox", d.outboxPath))
 	return err
@@ -244,15 +266,6 @@ func liveDeliveries() []*delivery {
 		out = append(out, d)
 	}
 	return out
-}
-
-// endpointHost is what logs may say about an endpoint.
-func endpointHost(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Host
 }
 
 var _ caddy.Destructor = (*delivery)(nil)
