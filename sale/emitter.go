@@ -89,6 +89,11 @@ type Emitter struct {
 	// does not send the same event alongside it.
 	busyMu sync.Mutex
 	busy   map[uint64]struct{}
+	// leaseMu makes a lease and the end of a send exclusive. A lease reads
+	// a bbolt snapshot: if a send could finish (its event deleted, its busy
+	// mark cleared) after that snapshot was taken, the stale snapshot would
+	// still list the event and the cleared mark would let it be sent again.
+	leaseMu sync.Mutex
 
 	// flushes counts Flush calls, so a send that was in flight during a
 	// flush retries at once instead of waiting out a backoff the flush
@@ -266,6 +271,14 @@ func (e *Emitter) isBusy(seq uint64) bool {
 	defer e.busyMu.Unlock()
 	_, ok := e.busy[seq]
 	return ok
+}
+
+// release ends a send: it waits for a lease in progress, so every later
+// lease starts from a snapshot taken after the send's own commit.
+func (e *Emitter) release(seq uint64) {
+	e.leaseMu.Lock()
+	defer e.leaseMu.Unlock()
+	e.setBusy(seq, false)
 }
 
 func (e *Emitter) setBusy(seq uint64, on bool) {

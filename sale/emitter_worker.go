@@ -51,7 +51,12 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 		// them and be deleted: hold the queue until a Reconfigure.
 		if free > 0 && len(cfg.sinks) > 0 {
 			now := cfg.opts.Now()
+			e.leaseMu.Lock()
 			items, next, err := e.ob.lease(now, free, e.isBusy)
+			for _, it := range items {
+				e.setBusy(it.seq, true)
+			}
+			e.leaseMu.Unlock()
 			if err != nil {
 				pause = min(max(pause*2, leaseErrorPause), leaseErrorPauseMax)
 				cfg.opts.Logger.Error("reading due events from the outbox", zap.Error(err), zap.Duration("retry_in", pause))
@@ -60,12 +65,11 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 				pause = 0
 			}
 			for _, it := range items {
-				e.setBusy(it.seq, true)
 				sends.Add(1)
 				go func() {
 					defer sends.Done()
 					defer e.signal()
-					defer e.setBusy(it.seq, false)
+					defer e.release(it.seq)
 					e.deliver(sendCtx, cfg, it, flushes)
 				}()
 			}
