@@ -98,11 +98,13 @@ func (p *caddyProc) stop() {
 	}
 }
 
-// memory returns the process's resident set and its peak, in bytes.
-func (p *caddyProc) memory() (rss, peak int64) {
+// memory returns the process's resident set, its peak, and the anonymous
+// (heap and stacks) part of it, in bytes. The rest is file-backed: pages
+// of the bbolt outbox's memory map, which the kernel reclaims at will.
+func (p *caddyProc) memory() (rss, peak, anon int64) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		fields := strings.Fields(line)
@@ -115,9 +117,11 @@ func (p *caddyProc) memory() (rss, peak int64) {
 			rss = kb << 10
 		case "VmHWM:":
 			peak = kb << 10
+		case "RssAnon:":
+			anon = kb << 10
 		}
 	}
-	return rss, peak
+	return rss, peak, anon
 }
 
 // resetPeak clears VmHWM, so a later peak is this phase's own.
