@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A 422 from the platform is permanent: the sale becomes a dead letter with
+// the status and the body, visible on the admin API; once the platform is
+// fixed, replaying it delivers it.
+func TestDeadLettersAndReplayThroughAdmin(t *testing.T) {
+	dir := t.TempDir()
+	plat := startPlatform(t, "127.0.0.1:0")
+	var reject atomic.Bool
+	reject.Store(true)
+	plat.behave = func(_ int, w http.ResponseWriter) bool {
+		if reject.Load() {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			fmt.Fprint(w, `{"error":"unknown customerExternalId"}`)
+			return true
+		}
+		return false
+	}
+	admin, port := freePort(t), freePort(t)
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), filepath.Join(dir, "st"), ""))
+	if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_dead_1", port)); err != nil {
+		t.Fatal(err)
+	}
+
+	var page struct {
+		Total       int              `json:"total"`
+		DeadLetters []map[string]any `json:"dead_letters"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for page.Total == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+		proc.adminJSON(http.MethodGet, "/sale_track/dead", &page)
+	}
+	if page.Total != 1 || len(page.DeadLetters) != 1 {
+		t.Fatalf("dead letters: %+v", page)
+	}
+	dl := page.DeadLetters[0]
+	if dl["status"] != float64(422) || dl["body"] != `{"error":"unknown customerExternalId"}` {
+		t.Fatalf("dead letter lacks the status or the body: %v", dl)
+	}
+	if len(plat.events()) != 0 {
+		t.Fatal("a rejected sale was recorded as accepted")
+	}
+
+	reject.Store(false)
+	var replayed struct {
+		Replayed int `json:"replayed"`
+	}
+	if status := proc.adminJSON(http.MethodPost, "/sale_track/dead/replay?invoice_id=inv_dead_1", &replayed); status != 200 || replayed.Replayed != 1 {
+		t.Fatalf("replay: %d %+v", status, replayed)
+	}
+	plat.waitInvoices(t, []string{"inv_dead_1"}, 10*time.Second)
+	proc.adminJSON(http.MethodGet, "/sale_track/dead", &page)
+	if page.Total != 0 {
+		t.Fatalf("%d dead letters left after the replay", page.Total)
+	}
+	if status := proc.adminJSON(http.MethodGet, "/sale_track/flush", nil); status != http.StatusMethodNotAllowed {
+		t.Errorf("GET /sale_track/flush = %d, want 405", status)
+	}
+}
