@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/klauspost/compress/gzip"
 )
 
 // platform is a fake Sale Track API that records what it receives.
@@ -82,15 +81,14 @@ func newShop(t *testing.T) *httptest.Server {
 		w.WriteHeader(http.StatusCreated)
 		w.Write(order(r.PathValue("id")))
 	})
-	mux.HandleFunc("/checkout/gzip/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(order(r.PathValue("id")))
-		zw.Close()
+	// Compressed answers, as an upstream gives a browser that asked.
+	mux.HandleFunc("/checkout/{encoding}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		enc := r.PathValue("encoding")
+		body := compress(t, enc, order(r.PathValue("id")))
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Encoding", "gzip")
-		w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
-		w.Write(buf.Bytes())
+		w.Header().Set("Content-Encoding", enc)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body)
 	})
 	mux.HandleFunc("/checkout/chunked/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -272,27 +270,40 @@ func TestCompressedAndChunkedUpstreams(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
 	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
 
-	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/checkout/gzip/inv_gz", nil)
-	req.Header.Set("Accept-Encoding", "gzip")
-	resp, err := tester.Client.Transport.RoundTrip(req) // no transparent decompression
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Length") != fmt.Sprint(len(raw)) {
-		t.Fatalf("compressed response altered: %v (%d bytes)", resp.Header, len(raw))
+	encodings := []string{"gzip", "zstd", "br", "deflate"}
+	for _, enc := range encodings {
+		directReq, _ := http.NewRequest(http.MethodPost, shop.URL+"/checkout/"+enc+"/inv_"+enc, nil)
+		directReq.Header.Set("Accept-Encoding", enc)
+		direct, err := http.DefaultTransport.RoundTrip(directReq) // the shop's bytes, undecoded
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := io.ReadAll(direct.Body)
+		direct.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/checkout/"+enc+"/inv_"+enc, nil)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := tester.Client.Transport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("Content-Encoding") != enc || resp.Header.Get("Content-Length") != fmt.Sprint(len(raw)) || !bytes.Equal(raw, want) {
+			t.Fatalf("%s response altered: %v (%d bytes, want %d)", enc, resp.Header, len(raw), len(want))
+		}
 	}
 	checkout(t, tester, "/checkout/chunked/inv_chunked")
-	got := plat.waitFor(t, 2)
+	got := plat.waitFor(t, len(encodings)+1)
 	ids := map[string]bool{}
 	for _, r := range got {
 		var v struct{ InvoiceID string }
 		json.Unmarshal([]byte(r.body), &v)
 		ids[v.InvoiceID] = true
 	}
-	if !ids["inv_gz"] || !ids["inv_chunked"] {
-		t.Fatalf("platform got %v, want inv_gz and inv_chunked", ids)
+	for _, id := range []string{"inv_gzip", "inv_zstd", "inv_br", "inv_deflate", "inv_chunked"} {
+		if !ids[id] {
+			t.Errorf("platform got %v, missing %s", ids, id)
+		}
 	}
 }
 
