@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -133,6 +134,26 @@ func (p *caddyProc) post(path string) {
 	resp, err := http.Post("http://"+p.admin+path, "", nil)
 	if err == nil {
 		resp.Body.Close()
+	}
+}
+
+// waitDrained waits until the outbox is empty, so the delivery of one
+// scenario's sales does not run into the next scenario's measurements.
+func (p *caddyProc) waitDrained(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + p.admin + "/sale_track/stats")
+		if err == nil {
+			var stats []struct {
+				Queued int64 `json:"queued"`
+			}
+			json.NewDecoder(resp.Body).Decode(&stats)
+			resp.Body.Close()
+			if len(stats) == 1 && stats[0].Queued == 0 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

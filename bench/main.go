@@ -55,6 +55,7 @@ func main() {
 		proc, bare, mod := b.start("ab")
 		if run("capture") {
 			rows = append(rows, b.capture(bare, mod)...)
+			proc.waitDrained(2 * time.Minute)
 		}
 		if run("pass") {
 			rows = append(rows, b.passThrough(bare, mod)...)

@@ -47,6 +47,7 @@ func newBenchHandler(b *testing.B) *Handler {
 		b.Fatal(err)
 	}
 	h.spec, h.fromRequest, h.app, h.logger = spec, fromRequest, app, zap.NewNop()
+	h.wants = h.wantsResponse
 	return h
 }
 

@@ -107,6 +107,7 @@ type Handler struct {
 
 	spec        *sale.Spec
 	fromRequest bool
+	wants       func(int, http.Header) bool // h.wantsResponse, bound once
 	app         *App
 	logger      *zap.Logger
 }
@@ -137,6 +138,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.spec, h.fromRequest = spec, fromRequest
+	h.wants = h.wantsResponse
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -190,7 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Body = reqCopy
 		defer reqCopy.release()
 	}
-	tw := newTeeWriter(w, h.MaxBody, h.wantsResponse)
+	tw := newTeeWriter(w, h.MaxBody, h.wants)
 	defer tw.releaseBuffer()
 
 	if err := next.ServeHTTP(tw, r); err != nil {

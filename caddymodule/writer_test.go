@@ -132,6 +132,10 @@ func TestIsJSON(t *testing.T) {
 		"text/event-stream":                 false,
 		"":                                  false,
 		"application/jsonp":                 false,
+		"APPLICATION/JSON":                  true,
+		" application/json ; charset=utf-8": true,
+		"+json":                             false,
+		"text/plain+jsonish":                false,
 	} {
 		if isJSON(ct) != want {
 			t.Errorf("isJSON(%q) = %v", ct, !want)

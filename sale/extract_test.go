@@ -9,7 +9,7 @@ import (
 	"github.com/saletrack/caddy-saletrack/fx"
 )
 
-func mustSources(t *testing.T, list ...string) []Source {
+func mustSources(t testing.TB, list ...string) []Source {
 	t.Helper()
 	out, err := ParseSources(list)
 	if err != nil {
@@ -18,7 +18,7 @@ func mustSources(t *testing.T, list ...string) []Source {
 	return out
 }
 
-func orderSpec(t *testing.T) *Spec {
+func orderSpec(t testing.TB) *Spec {
 	s := &Spec{
 		Amount:     mustSources(t, "order.total"),
 		Currency:   mustSources(t, "order.currency"),
