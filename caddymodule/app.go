@@ -11,22 +11,24 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults of the app's options.
+// Defaults of the app's options. The delivery defaults are the sale
+// package's own, so the two cannot drift apart.
 const (
-	DefaultConcurrency     = 4
-	DefaultBackoffBase     = time.Second
-	DefaultBackoffCap      = 10 * time.Minute
-	DefaultMaxEventAge     = 168 * time.Hour
-	DefaultShutdownTimeout = 5 * time.Second
-	DefaultDedupWindow     = 720 * time.Hour
-	DefaultMaxStorage      = 1 << 30
-	DefaultSendTimeout     = 10 * time.Second
+	DefaultConcurrency     = sale.DefaultConcurrency
+	DefaultBackoffBase     = sale.DefaultBackoffBase
+	DefaultBackoffCap      = sale.DefaultBackoffCap
+	DefaultMaxEventAge     = sale.DefaultMaxEventAge
+	DefaultShutdownTimeout = sale.DefaultShutdownTimeout
+	DefaultDedupWindow     = sale.DefaultDedupWindow
+	DefaultMaxStorage      = sale.DefaultOutboxMaxSize
+	DefaultSendTimeout     = sale.DefaultHTTPTimeout
 	DefaultFxMaxAge        = 7 * 24 * time.Hour
 	DefaultFxSource        = fx.DefaultURL
 )

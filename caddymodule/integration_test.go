@@ -128,12 +128,14 @@ func newShop(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// startCaddy loads a config with the checkout route in front of shop and
-// the platform as endpoint, in-process, through Caddy's admin API.
-func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Tester {
+// loadConfig loads sites into the in-process Caddy behind the global
+// options every test shares; saleTrack goes into the global sale_track
+// block. The rates feed points at a closed local port: no test may reach
+// the internet.
+func loadConfig(t *testing.T, saleTrack, sites string) *caddytest.Tester {
 	t.Helper()
 	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
+	tester.InitServer(`
 	{
 		skip_install_trust
 		admin localhost:2999
@@ -145,13 +147,23 @@ func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Test
 		}
 		sale_track {
 			fx_source http://127.0.0.1:9/eurofxref-daily.xml
+			`+saleTrack+`
+		}
+	}
+	`+sites, "caddyfile")
+	return tester
+}
+
+// startCaddy loads a config with the checkout route in front of shop and
+// the platform as endpoint, in-process, through Caddy's admin API.
+func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Tester {
+	t.Helper()
+	return loadConfig(t, fmt.Sprintf(`
 			endpoint %s
 			api_key test-key-123
 			storage_dir %s
 			backoff_base 10ms
-			backoff_cap 50ms
-		}
-	}
+			backoff_cap 50ms`, plat, storage), fmt.Sprintf(`
 	http://localhost:9080 {
 		handle /checkout/* {
 			sale_track {
@@ -166,8 +178,7 @@ func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Test
 			}
 			reverse_proxy %s
 		}
-	}`, plat, storage, strings.TrimPrefix(shop, "http://")), "caddyfile")
-	return tester
+	}`, strings.TrimPrefix(shop, "http://")))
 }
 
 func checkout(t *testing.T, tester *caddytest.Tester, path string) (*http.Response, []byte) {
@@ -327,21 +338,7 @@ func TestHeadIsPassedThrough(t *testing.T) {
 func TestFileSinkIsTheDefault(t *testing.T) {
 	shop := newShop(t)
 	storage := t.TempDir()
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
-	{
-		skip_install_trust
-		admin localhost:2999
-		http_port 9080
-		https_port 9443
-		log {
-			level ERROR
-		}
-		sale_track {
-			fx_source http://127.0.0.1:9/eurofxref-daily.xml
-			storage_dir %s
-		}
-	}
+	tester := loadConfig(t, "storage_dir "+storage, fmt.Sprintf(`
 	http://localhost:9080 {
 		sale_track {
 			amount order.total
@@ -349,7 +346,7 @@ func TestFileSinkIsTheDefault(t *testing.T) {
 			customer_id order.customer.id
 		}
 		reverse_proxy %s
-	}`, storage, strings.TrimPrefix(shop.URL, "http://")), "caddyfile")
+	}`, strings.TrimPrefix(shop.URL, "http://")))
 	checkout(t, tester, "/checkout/plain/inv_file")
 	file := filepath.Join(storage, "sales.jsonl")
 	deadline := time.Now().Add(10 * time.Second)

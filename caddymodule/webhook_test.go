@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // webhookShop accepts a webhook only with the right signature header, as a
@@ -43,22 +41,7 @@ func newWebhookShop(t *testing.T) *webhookShop {
 
 func TestWebhookSource(t *testing.T) {
 	shop, plat := newWebhookShop(t), newPlatform(t)
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
-	{
-		skip_install_trust
-		admin localhost:2999
-		http_port 9080
-		https_port 9443
-		log {
-			level ERROR
-		}
-		sale_track {
-			fx_source http://127.0.0.1:9/eurofxref-daily.xml
-			endpoint %s
-			storage_dir %s
-		}
-	}
+	tester := loadConfig(t, fmt.Sprintf("endpoint %s\n\t\t\tstorage_dir %s", plat.URL, t.TempDir()), fmt.Sprintf(`
 	http://localhost:9080 {
 		handle /webhooks/pay {
 			sale_track {
@@ -74,7 +57,7 @@ func TestWebhookSource(t *testing.T) {
 			}
 			reverse_proxy %s
 		}
-	}`, plat.URL, t.TempDir(), strings.TrimPrefix(shop.URL, "http://")), "caddyfile")
+	}`, strings.TrimPrefix(shop.URL, "http://")))
 
 	send := func(body, signature string) int {
 		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/webhooks/pay", strings.NewReader(body))
