@@ -190,7 +190,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		reqCopy = newBodyCopy(r.Body, h.MaxBody)
 		r.Body = reqCopy
-		defer reqCopy.release()
 	}
 	tw := newTeeWriter(w, h.MaxBody, h.wants)
 	defer tw.releaseBuffer()
@@ -234,15 +233,16 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 	var encoding string
 	switch {
 	case h.fromRequest:
+		body, overflow := reqCopy.result()
 		if !h.statusMatches(status) {
 			h.logger.Debug("webhook not accepted by the shop, no sale", zap.String("route", h.Route), zap.Int("status", status))
 			return
 		}
-		if reqCopy.overflow {
+		if overflow {
 			h.skip(r, "over_max_body", "request body is larger than max_body")
 			return
 		}
-		raw, encoding = reqCopy.body(), r.Header.Get("Content-Encoding")
+		raw, encoding = body, r.Header.Get("Content-Encoding")
 		if raw == nil {
 			h.skip(r, "incomplete_body", "the upstream did not read the whole request body")
 			return

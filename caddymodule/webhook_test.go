@@ -109,3 +109,68 @@ func TestWebhookSource(t *testing.T) {
 		}
 	}
 }
+
+// slowBody yields a large JSON body in small pieces with pauses, so the
+// transport is still sending it after the upstream has answered.
+type slowBody struct {
+	left int
+	sent bool
+}
+
+func (s *slowBody) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, io.EOF
+	}
+	if !s.sent {
+		s.sent = true
+		return copy(p, `{"pad":"`), nil
+	}
+	time.Sleep(time.Millisecond)
+	n := min(len(p), s.left, 16<<10)
+	for i := range p[:n] {
+		p[i] = 'x'
+	}
+	s.left -= n
+	return n, nil
+}
+
+// An upstream that refuses a webhook before reading it (a 403 from an auth
+// check) leaves the transport reading the body after the handler returned:
+// the copy must step aside rather than crash Caddy, and nothing is a sale.
+func TestWebhookRefusedBeforeReadKeepsCaddyUp(t *testing.T) {
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+	}))
+	t.Cleanup(refuse.Close)
+	plat := newPlatform(t)
+	tester := loadConfig(t, fmt.Sprintf("endpoint %s\n\t\t\tstorage_dir %s", plat.URL, t.TempDir()), fmt.Sprintf(`
+	http://localhost:9080 {
+		handle /webhooks/pay {
+			sale_track {
+				source      request
+				amount      data.amount
+				customer_id data.customer
+			}
+			reverse_proxy %s
+		}
+		respond /alive "yes"
+	}`, strings.TrimPrefix(refuse.URL, "http://")))
+
+	for i := 0; i < 4; i++ {
+		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/webhooks/pay", &slowBody{left: 2 << 20})
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := tester.Client.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // late reads happen now
+	resp, err := tester.Client.Get("http://localhost:9080/alive")
+	if err != nil {
+		t.Fatalf("Caddy is down after refused webhooks: %v", err)
+	}
+	resp.Body.Close()
+	if plat.count() != 0 {
+		t.Fatalf("a refused webhook produced %d events", plat.count())
+	}
+}
