@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -108,8 +110,17 @@ type App struct {
 	signingSecret string
 	file          string
 	storageDir    string
-	delivery      *delivery
+	run           *appRun
 	logger        *zap.Logger
+}
+
+// appRun is an app's state once started. Caddy starts apps in no fixed
+// order, so the http app may serve this config's handlers before Start has
+// set the delivery: ready lets a capture wait for it.
+type appRun struct {
+	delivery atomic.Pointer[delivery]
+	ready    chan struct{}
+	readyOne sync.Once
 }
 
 // CaddyModule returns the Caddy module information.
@@ -124,6 +135,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // file and starts nothing: `caddy validate` provisions but never starts.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.run = &appRun{ready: make(chan struct{})}
 	repl := caddy.NewReplacer()
 	a.apiKey = repl.ReplaceKnown(a.APIKey, "")
 	a.signingSecret = repl.ReplaceKnown(a.SigningSecret, "")
@@ -196,21 +208,51 @@ func (a *App) Validate() error {
 // settings. A reload starts the new config before it stops the old one,
 // so the delivery, its worker and its open database carry straight over.
 func (a *App) Start() error {
+	defer a.markReady()
 	d, err := acquireDelivery(a)
 	if err != nil {
 		return err
 	}
-	a.delivery = d
+	a.run.delivery.Store(d)
 	return nil
 }
 
-// Stop lets go of the delivery; the last config to let go closes it.
+// Stop lets go of the delivery; the last config to let go closes it. If
+// this config was the one whose settings the delivery ran on (a reload that
+// failed after this app started), the settings of the config that stays
+// are put back.
 func (a *App) Stop() error {
-	if a.delivery == nil {
+	d := a.run.delivery.Load()
+	if d == nil {
 		return nil
 	}
+	d.release(a)
 	_, err := deliveries.Delete(a.storageDir)
 	return err
+}
+
+func (a *App) markReady() { a.run.readyOne.Do(func() { close(a.run.ready) }) }
+
+// startWait bounds how long a capture waits for its app to start.
+const startWait = 10 * time.Second
+
+// currentDelivery is this config's delivery; if the app has not started
+// yet, it waits for Start, and failing that takes the process's delivery
+// for the same storage directory, if any.
+func (a *App) currentDelivery() *delivery {
+	if d := a.run.delivery.Load(); d != nil {
+		return d
+	}
+	timer := time.NewTimer(startWait)
+	defer timer.Stop()
+	select {
+	case <-a.run.ready:
+	case <-timer.C:
+	}
+	if d := a.run.delivery.Load(); d != nil {
+		return d
+	}
+	return liveDelivery(a.storageDir)
 }
 
 func (a *App) outboxPath() string { return filepath.Join(a.storageDir, "outbox.db") }

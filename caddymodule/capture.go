@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -15,14 +14,16 @@ import (
 // capture normalises a valid sale to USD and commits it to the outbox. It
 // returns once the sale is on disk; delivery happens in the background.
 func (a *App) capture(r *http.Request, ev *sale.Event) {
-	d := a.delivery
-	if d == nil {
-		// Only possible when the app was provisioned but never started.
-		a.logFailed(ev, errors.New("sale_track app is not running"))
-		return
+	var res sale.EnqueueResult
+	var err error
+	if d := a.currentDelivery(); d != nil {
+		d.convert(ev)
+		res, err = d.enqueue(ev)
+	} else {
+		// The app failed to start: the sale still goes to disk, for the
+		// next start to send.
+		res, err = enqueueDirect(a.outboxPath(), a.outboxOptions(), ev)
 	}
-	d.convert(ev)
-	res, err := d.enqueue(ev)
 	if err != nil {
 		a.logFailed(ev, err)
 		setSaleVars(r, "failed", ev.InvoiceID, ev.ID)

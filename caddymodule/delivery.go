@@ -21,7 +21,7 @@ var deliveries = caddy.NewUsagePool()
 
 // live indexes the open deliveries by storage directory, so a request that
 // outlived its config (its delivery already closed) can still hand its
-// sale to the current one, and the admin API can find them.
+// sale to the current one, and the admin API and metrics can find them.
 var (
 	liveMu sync.Mutex
 	live   = map[string]*delivery{}
@@ -38,13 +38,18 @@ type delivery struct {
 	logger     *zap.Logger
 
 	settings atomic.Pointer[deliverySettings]
-	closed   atomic.Bool
+	// opened are the settings the outbox and the rates fetcher were opened
+	// with; a reload cannot change them.
+	opened deliverySettings
 
 	mu    sync.Mutex
 	files map[string]*sale.FileSink
 	// http is the current config's HTTP sink, whose idle connections are
 	// closed when a reload replaces it.
 	http *sale.HTTPSink
+	// holders are the started apps using this delivery, oldest first; the
+	// newest one's settings are in force.
+	holders []*App
 }
 
 // deliverySettings are the parts of the current config the request path
@@ -52,6 +57,7 @@ type delivery struct {
 type deliverySettings struct {
 	outbox   sale.OutboxOptions
 	fxMaxAge time.Duration
+	fxSource string
 }
 
 // acquireDelivery takes (or opens) the delivery for the app's storage
@@ -70,7 +76,34 @@ func acquireDelivery(a *App) (*delivery, error) {
 			return nil, err
 		}
 	}
+	d.mu.Lock()
+	d.holders = append(d.holders, a)
+	d.mu.Unlock()
 	return d, nil
+}
+
+// release drops a from the holders. If a's settings were in force and an
+// older config still holds the delivery (a reload that failed after a
+// started), that config's settings are put back.
+func (d *delivery) release(a *App) {
+	d.mu.Lock()
+	wasCurrent := len(d.holders) > 0 && d.holders[len(d.holders)-1] == a
+	for i, h := range d.holders {
+		if h == a {
+			d.holders = append(d.holders[:i], d.holders[i+1:]...)
+			break
+		}
+	}
+	var restore *App
+	if wasCurrent && len(d.holders) > 0 {
+		restore = d.holders[len(d.holders)-1]
+	}
+	d.mu.Unlock()
+	if restore != nil {
+		if err := d.configure(restore); err != nil {
+			d.logger.Error("restoring the running config's delivery settings", zap.Error(err))
+		}
+	}
 }
 
 func openDelivery(a *App) (*delivery, error) {
@@ -82,7 +115,8 @@ func openDelivery(a *App) (*delivery, error) {
 		files:      map[string]*sale.FileSink{},
 	}
 	d.settings.Store(d.settingsFor(a))
-	ob, err := sale.OpenOutbox(d.outboxPath, d.settings.Load().outbox)
+	d.opened = *d.settings.Load()
+	ob, err := sale.OpenOutbox(d.outboxPath, d.opened.outbox)
 	if err != nil {
 		return nil, fmt.Errorf("opening the sale_track outbox: %w", err)
 	}
@@ -125,7 +159,14 @@ func (d *delivery) configure(a *App) error {
 	if err := d.rates.SetOverrides(a.FxRates); err != nil {
 		return fmt.Errorf("sale_track fx_rate: %w", err)
 	}
-	d.settings.Store(d.settingsFor(a))
+	next := d.settingsFor(a)
+	if next.outbox.DedupWindow != d.opened.outbox.DedupWindow || next.outbox.MaxSize != d.opened.outbox.MaxSize || next.fxSource != d.opened.fxSource {
+		d.logger.Warn("dedup_window, max_storage and fx_source take effect at the next start, not on a reload",
+			zap.Duration("dedup_window", d.opened.outbox.DedupWindow),
+			zap.Int64("max_storage", d.opened.outbox.MaxSize),
+			zap.String("fx_source", redactURL(d.opened.fxSource)))
+	}
+	d.settings.Store(next)
 	d.mu.Lock()
 	old := d.http
 	d.http = httpSinkOf(sinks)
@@ -148,14 +189,13 @@ func httpSinkOf(sinks []sale.Sink) *sale.HTTPSink {
 }
 
 func (d *delivery) settingsFor(a *App) *deliverySettings {
-	return &deliverySettings{
-		outbox: sale.OutboxOptions{
-			MaxSize:     a.MaxStorage,
-			DedupWindow: time.Duration(a.DedupWindow),
-			Logger:      d.logger,
-		},
-		fxMaxAge: time.Duration(a.FxMaxAge),
-	}
+	opts := a.outboxOptions()
+	opts.Logger = d.logger
+	return &deliverySettings{outbox: opts, fxMaxAge: time.Duration(a.FxMaxAge), fxSource: a.FxSource}
+}
+
+func (a *App) outboxOptions() sale.OutboxOptions {
+	return sale.OutboxOptions{MaxSize: a.MaxStorage, DedupWindow: time.Duration(a.DedupWindow), Logger: a.logger}
 }
 
 func emitterOptions(a *App, logger *zap.Logger) sale.EmitterOptions {
@@ -213,7 +253,6 @@ func (d *delivery) Destruct() error {
 		delete(live, d.dir)
 	}
 	liveMu.Unlock()
-	d.closed.Store(true)
 	err := d.emitter.Stop()
 	d.rates.Stop()
 	err = errors.Join(err, d.outbox.Close())
@@ -229,23 +268,35 @@ func (d *delivery) Destruct() error {
 	return err
 }
 
-// enqueue commits a sale. A request that outlived its config finds this
-// delivery closed: the sale then goes to the delivery that replaced it, or,
-// when Caddy is stopping, straight into the outbox file, so it is sent on
-// the next start.
+// enqueue commits a sale. While the delivery shuts down its outbox stays
+// open until the worker has stopped, so a late sale still lands there. A
+// request that outlived the delivery altogether hands its sale to the
+// delivery that replaced it or, when Caddy is stopping, writes it straight
+// into the outbox file for the next start to send.
 func (d *delivery) enqueue(ev *sale.Event) (sale.EnqueueResult, error) {
-	if !d.closed.Load() {
-		res, err := d.emitter.Enqueue(ev)
-		if !errors.Is(err, sale.ErrClosed) {
-			return res, err
-		}
+	res, err := d.emitter.Enqueue(ev)
+	if !errors.Is(err, sale.ErrClosed) {
+		return res, err
 	}
 	if other := liveDelivery(d.dir); other != nil && other != d {
 		return other.emitter.Enqueue(ev)
 	}
-	ob, err := sale.OpenOutbox(d.outboxPath, d.settings.Load().outbox)
+	return enqueueDirect(d.outboxPath, d.settings.Load().outbox, ev)
+}
+
+// directMu serialises direct writes: bbolt's file lock conflicts even
+// between two opens in one process.
+var directMu sync.Mutex
+
+// enqueueDirect opens the outbox file just long enough to commit one sale,
+// for when no delivery is running (Caddy stopping, or the app failed to
+// start). It waits for the file lock up to the outbox's open timeout.
+func enqueueDirect(path string, opts sale.OutboxOptions, ev *sale.Event) (sale.EnqueueResult, error) {
+	directMu.Lock()
+	defer directMu.Unlock()
+	ob, err := sale.OpenOutbox(path, opts)
 	if err != nil {
-		return sale.Queued, fmt.Errorf("outbox closed and could not be reopened: %w", err)
+		return sale.Queued, fmt.Errorf("no delivery running and the outbox could not be opened: %w", err)
 	}
 	defer ob.Close()
 	return ob.Enqueue(ev)
