@@ -137,6 +137,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.run = &appRun{ready: make(chan struct{})}
 	repl := caddy.NewReplacer()
+	a.Endpoint = repl.ReplaceKnown(a.Endpoint, "")
+	a.FxSource = repl.ReplaceKnown(a.FxSource, "")
 	a.apiKey = repl.ReplaceKnown(a.APIKey, "")
 	a.signingSecret = repl.ReplaceKnown(a.SigningSecret, "")
 	a.storageDir = repl.ReplaceKnown(a.StorageDir, "")

@@ -57,6 +57,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 // A source starting with { is a placeholder; anything else is a gjson path.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
+	file, line := d.File(), d.Line()
 	if d.NextArg() {
 		h.Preset = d.Val()
 		if _, ok := sale.LookupPreset(h.Preset); !ok {
@@ -160,6 +161,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBody = int64(size)
 		default:
 			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	if h.Preset == "" {
+		required := []struct {
+			name    string
+			sources []string
+		}{{"amount", h.Amount}, {"customer_id", h.CustomerID}}
+		for _, r := range required {
+			if len(r.sources) == 0 {
+				return fmt.Errorf("sale_track: %s is required (or a preset that gives it), at %s:%d", r.name, file, line)
+			}
 		}
 	}
 	return nil

@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -26,6 +28,8 @@ func TestHandlerCaddyfileErrors(t *testing.T) {
 		{"sale_track {\n amount\n}", 2, `wrong argument count`},
 		{"sale_track nosuch", 1, `unknown preset "nosuch"`},
 		{"sale_track {\n event a b\n}", 2, `wrong argument count`},
+		{"sale_track {\n currency order.currency\n}", 1, `sale_track: amount is required (or a preset that gives it)`},
+		{"sale_track {\n amount order.total\n}", 1, `sale_track: customer_id is required (or a preset that gives it)`},
 	}
 	for _, tt := range tests {
 		var h Handler
@@ -86,5 +90,22 @@ func checkParseError(t *testing.T, input string, err error, line int, want strin
 	at := fmt.Sprintf(", at Testfile:%d", line)
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), at) {
 		t.Errorf("%q:\n got %v\nwant %s%s", input, err, want, at)
+	}
+}
+
+// Global placeholders in URLs are resolved at provision, as in api_key.
+func TestAppResolvesPlaceholdersInURLs(t *testing.T) {
+	t.Setenv("SALETRACK_TEST_ENDPOINT", "https://platform.example/v1/track/sale")
+	var a App
+	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sale_track {\n endpoint {env.SALETRACK_TEST_ENDPOINT}\n}")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil || a.Endpoint != "https://platform.example/v1/track/sale" {
+		t.Fatalf("endpoint %q, validate: %v", a.Endpoint, err)
 	}
 }

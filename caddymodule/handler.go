@@ -65,8 +65,8 @@ type Handler struct {
 	Name []string `json:"name,omitempty"`
 
 	// ClickID lists the sources of the clickId. Default:
-	// {http.request.cookie.clickId}, then {http.vars.click_id} (set by
-	// click_cookie on the same request).
+	// {http.vars.click_id} (set by click_cookie from this request's own
+	// query, the newest click), then {http.request.cookie.clickId}.
 	ClickID []string `json:"click_id,omitempty"`
 
 	// Timestamp lists the sources of the sale's time (ISO 8601, or unix
@@ -363,7 +363,9 @@ func (h *Handler) buildSpec() (*sale.Spec, bool, error) {
 		when, unit, source = p.When, p.AmountUnit.String(), p.Source
 	}
 	if _, ok := fields["click_id"]; !ok {
-		fields["click_id"] = []string{"{http.request.cookie.clickId}", "{http.vars.click_id}"}
+		// The variable first: click_cookie sets it from this request's own
+		// ?clickId=, the newest click, which beats an older cookie.
+		fields["click_id"] = []string{"{http.vars.click_id}", "{http.request.cookie.clickId}"}
 	}
 	own := map[string][]string{
 		"amount": h.Amount, "currency": h.Currency, "invoice_id": h.InvoiceID,

@@ -45,6 +45,18 @@ func TestClickThenCheckout(t *testing.T) {
 	if ev.Header.Get("Authorization") != "Bearer e2e-secret-key" || ev.Header.Get("Content-Type") != "application/json" || ev.IdempotencyKey == "" {
 		t.Fatalf("headers: %v", ev.Header)
 	}
+
+	// The newest click wins: a checkout that itself carries a newer clickId
+	// than the cookie the browser still sends is attributed to the newer one.
+	if _, err := post(browser, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_click_2?clickId=cl_newer", port)); err != nil {
+		t.Fatal(err)
+	}
+	plat.waitInvoices(t, []string{"inv_click_2"}, 10*time.Second)
+	for _, ev := range plat.events() {
+		if ev.InvoiceID == "inv_click_2" && ev.ClickID != "cl_newer" {
+			t.Fatalf("inv_click_2 attributed to %q, want the newer cl_newer", ev.ClickID)
+		}
+	}
 }
 
 // Sales keep coming while the config is reloaded again and again: every

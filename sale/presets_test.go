@@ -119,7 +119,10 @@ var presetCases = map[string][]presetCase{
 		// The cart's metadata wins over the cookie.
 		{file: "cart_complete_order.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Cookie01"},
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		// A click on this very request (the variable) is newer than the cookie.
 		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Ck9Tom64", "{http.vars.click_id}": "cl_Var00001"},
+			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Var00001"}`},
+		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Ck9Tom64"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Ck9Tom64"}`},
 		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.vars.click_id}": "cl_Var00001"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Var00001"}`},
