@@ -179,11 +179,11 @@ func (a *App) Validate() error {
 	if a.Endpoint != "" {
 		u, err := url.Parse(a.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", redactURL(a.Endpoint))
+			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", sale.RedactURL(a.Endpoint))
 		}
 	}
 	if u, err := url.Parse(a.FxSource); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", redactURL(a.FxSource))
+		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", sale.RedactURL(a.FxSource))
 	}
 	if a.Concurrency < 1 || a.Concurrency > 256 {
 		return fmt.Errorf("concurrency %d: want 1 to 256", a.Concurrency)
@@ -269,18 +269,6 @@ func setDefaultDuration(v *caddy.Duration, def time.Duration) {
 	if *v == 0 {
 		*v = caddy.Duration(def)
 	}
-}
-
-// redactURL drops credentials from a URL before it is shown.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("redacted")
-	}
-	return u.String()
 }
 
 // Interface guards

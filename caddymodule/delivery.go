@@ -146,7 +146,7 @@ func openDelivery(a *App) (*delivery, error) {
 	logger.Info("sale delivery started",
 		zap.String("outbox", d.outboxPath),
 		zap.String("file", a.file),
-		zap.String("endpoint", redactURL(a.Endpoint)))
+		zap.String("endpoint", sale.RedactURL(a.Endpoint)))
 	return d, nil
 }
 
@@ -164,7 +164,7 @@ func (d *delivery) configure(a *App) error {
 		d.logger.Warn("dedup_window, max_storage and fx_source take effect at the next start, not on a reload",
 			zap.Duration("dedup_window", d.opened.outbox.DedupWindow),
 			zap.Int64("max_storage", d.opened.outbox.MaxSize),
-			zap.String("fx_source", redactURL(d.opened.fxSource)))
+			zap.String("fx_source", sale.RedactURL(d.opened.fxSource)))
 	}
 	d.settings.Store(next)
 	d.mu.Lock()
@@ -175,7 +175,7 @@ func (d *delivery) configure(a *App) error {
 	if old != nil && old != d.http {
 		old.Close() // idle connections only: a send still running finishes
 	}
-	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", redactURL(a.Endpoint)))
+	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", sale.RedactURL(a.Endpoint)))
 	return nil
 }
 

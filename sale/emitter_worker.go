@@ -238,8 +238,11 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 // bury moves an event to the dead letters: the one place an event leaves
 // the queue undelivered, so the one place that warns.
 func (e *Emitter) bury(log *zap.Logger, cfg *emitterConfig, it leased, reason string, f failure) {
+	// The error text can quote the platform's response body, which may echo
+	// an email or a name: it stays at DEBUG, and in the dead letter.
 	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", f.sink),
-		zap.Int("status", f.status), zap.String("error", f.err), zap.Int("attempts", it.rec.Attempts+1))
+		zap.Int("status", f.status), zap.Int("attempts", it.rec.Attempts+1))
+	log.Debug("dead letter's last error", zap.String("sink", f.sink), zap.String("error", f.err))
 	if err := e.ob.kill(it.seq, it.due, reason, f, cfg.opts.Now()); err != nil {
 		log.Error("moving an event to the dead letters; it stays queued", zap.Error(err))
 	}

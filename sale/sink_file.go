@@ -115,7 +115,7 @@ func FileLine(ev *Event) []byte {
 // twoDecimals writes an amount rounded half-up to cents, with both
 // decimals kept ("12.30", not "12.3"), in plain notation.
 func twoDecimals(a currency.Amount) string {
-	rounded := a.RoundTo(2, currency.RoundHalfUp)
+	rounded := a.RoundTo(2, currency.RoundHalfEven) // as fx rounds conversions
 	d, _, err := apd.NewFromString(rounded.Number())
 	if err != nil || d.Form != apd.Finite || d.Exponent != -2 {
 		return fx.JSONNumber(a) // exact, if not two decimals; never invalid JSON

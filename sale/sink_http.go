@@ -58,11 +58,11 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 	u, err := url.Parse(opts.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The endpoint may carry credentials: name only what is safe.
-		return nil, fmt.Errorf("sale: http sink: endpoint %q is not an absolute http(s) URL", redactURL(opts.Endpoint))
+		return nil, fmt.Errorf("sale: http sink: endpoint %q is not an absolute http(s) URL", RedactURL(opts.Endpoint))
 	}
 	s := &HTTPSink{
 		endpoint:  opts.Endpoint,
-		where:     redactURL(opts.Endpoint),
+		where:     RedactURL(opts.Endpoint),
 		apiKey:    opts.APIKey,
 		timeout:   opts.Timeout,
 		userAgent: opts.UserAgent,
@@ -203,9 +203,12 @@ func transportCause(err error) error {
 	return err
 }
 
-// redactURL keeps scheme, host and path: enough to tell endpoints apart,
-// never userinfo, query or fragment.
-func redactURL(raw string) string {
+// RedactURL keeps scheme, host and path: enough to tell endpoints apart,
+// never userinfo, query or fragment, where credentials may hide.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "(unparseable URL)"
