@@ -89,6 +89,12 @@ type Emitter struct {
 	// does not send the same event alongside it.
 	busyMu sync.Mutex
 	busy   map[uint64]struct{}
+	// writeFailures counts consecutive failed bookkeeping writes (a
+	// reschedule, a delete, a dead letter): while the outbox refuses writes,
+	// a due event's time cannot move, so the worker slows its leasing down
+	// instead of resending that event in a tight loop.
+	writeFailures atomic.Int64
+
 	// leaseMu makes a lease and the end of a send exclusive. A lease reads
 	// a bbolt snapshot: if a send could finish (its event deleted, its busy
 	// mark cleared) after that snapshot was taken, the stale snapshot would

@@ -52,3 +52,24 @@ func TestEmitterSendsEachEventOnceUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// While outbox writes fail, the worker leases at most once per hold-off:
+// leaseErrorPause doubling per consecutive failure, capped.
+func TestWriteHoldOff(t *testing.T) {
+	var e Emitter
+	last := time.Now()
+	if d := e.writeHoldOff(last); d != 0 {
+		t.Fatalf("no failures: hold-off %s, want 0", d)
+	}
+	for failures, want := range map[int64]time.Duration{1: leaseErrorPause, 2: 2 * leaseErrorPause, 3: 4 * leaseErrorPause, 50: leaseErrorPauseMax} {
+		e.writeFailures.Store(failures)
+		d := e.writeHoldOff(last)
+		if d > want || d < want-time.Second {
+			t.Errorf("%d failures: hold-off %s, want about %s", failures, d, want)
+		}
+	}
+	e.writeFailures.Store(1)
+	if d := e.writeHoldOff(last.Add(-time.Hour)); d > 0 {
+		t.Errorf("a lease an hour ago: hold-off %s, want none", d)
+	}
+}

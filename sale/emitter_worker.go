@@ -39,6 +39,7 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 	e.sweepDedup()
 
 	pause := time.Duration(0)
+	var lastLease time.Time
 	for {
 		// Read before the config and the lease: a Flush (which a caller
 		// may precede with a Reconfigure) that is not counted here is
@@ -47,10 +48,14 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 		cfg := e.config()
 		wait := time.Duration(-1) // no timer: wait for a signal
 		free := cfg.opts.Concurrency - e.inFlight()
-		// With no sinks, every event would count as delivered to all of
-		// them and be deleted: hold the queue until a Reconfigure.
-		if free > 0 && len(cfg.sinks) > 0 {
+		// While outbox writes fail, lease slowly (see writeHoldOff). With
+		// no sinks, every event would count as delivered to all of them
+		// and be deleted: hold the queue until a Reconfigure.
+		if holdOff := e.writeHoldOff(lastLease); holdOff > 0 {
+			wait = holdOff
+		} else if free > 0 && len(cfg.sinks) > 0 {
 			now := cfg.opts.Now()
+			lastLease = time.Now()
 			e.leaseMu.Lock()
 			items, next, err := e.ob.lease(now, free, e.isBusy)
 			for _, it := range items {
@@ -170,6 +175,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 				// The sink may get the event again; its idempotency key
 				// (or the file's reader) has to cope. Nothing is lost.
 				log.Error("recording a sink's acceptance", zap.String("sink", name), zap.Error(err))
+				e.writeFailures.Add(1)
 			}
 			continue
 		}
@@ -225,12 +231,19 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 			zap.Int("attempt", it.rec.Attempts+1), zap.Time("next_attempt", next))
 		if err := e.ob.reschedule(it.seq, next, *retryable, flushed); err != nil {
 			log.Error("scheduling a retry", zap.Error(err))
+			e.writeFailures.Add(1)
+		} else {
+			e.writeFailures.Store(0)
 		}
 	default:
 		if found, err := e.ob.complete(it.seq); err != nil {
 			log.Error("deleting a delivered event", zap.Error(err))
-		} else if found {
-			e.counters.delivered.Add(1)
+			e.writeFailures.Add(1)
+		} else {
+			e.writeFailures.Store(0)
+			if found {
+				e.counters.delivered.Add(1)
+			}
 		}
 	}
 }
@@ -245,5 +258,21 @@ func (e *Emitter) bury(log *zap.Logger, cfg *emitterConfig, it leased, reason st
 	log.Debug("dead letter's last error", zap.String("sink", f.sink), zap.String("error", f.err))
 	if err := e.ob.kill(it.seq, it.due, reason, f, cfg.opts.Now()); err != nil {
 		log.Error("moving an event to the dead letters; it stays queued", zap.Error(err))
+		e.writeFailures.Add(1)
+	} else {
+		e.writeFailures.Store(0)
 	}
+}
+
+// writeHoldOff is how long to wait before the next lease while outbox
+// writes fail: leaseErrorPause doubling per consecutive failure, up to
+// leaseErrorPauseMax, counted from the last lease. Zero when writes work.
+func (e *Emitter) writeHoldOff(lastLease time.Time) time.Duration {
+	n := e.writeFailures.Load()
+	if n == 0 {
+		return 0
+	}
+	pause := leaseErrorPause << min(n-1, 5)
+	pause = min(pause, leaseErrorPauseMax)
+	return time.Until(lastLease.Add(pause))
 }
