@@ -125,6 +125,26 @@ func (p *caddyProc) memory() (rss, peak, anon int64) {
 	return rss, peak, anon
 }
 
+// cpuSeconds is the CPU time (user and system) the process has used.
+func (p *caddyProc) cpuSeconds() float64 { return cpuSecondsOf(p.cmd.Process.Pid) }
+
+// cpuSecondsOf reads a process's CPU time from /proc (clock ticks of
+// 1/100 s, the Linux default).
+func cpuSecondsOf(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100
+}
+
 // resetPeak clears VmHWM, so a later peak is this phase's own.
 func (p *caddyProc) resetPeak() {
 	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.cmd.Process.Pid), []byte("5"), 0)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/sale"
@@ -38,16 +39,19 @@ func (a *App) capture(r *http.Request, ev *sale.Event) {
 	}
 	setSaleVars(r, "captured", ev.InvoiceID, ev.ID)
 	metricCaptured(ev)
-	a.logger.Debug("sale captured",
-		zap.String("route", ev.Route),
-		zap.String("event_id", ev.ID),
-		zap.String("invoice_id", ev.InvoiceID),
-		zap.String("customer_id", ev.CustomerExternalID),
-		zap.String("amount", fx.JSONNumber(ev.Amount)),
-		zap.String("currency", ev.Currency()),
-		zap.String("click_id", ev.ClickID),
-		zap.String("email", ev.Email),
-		zap.String("name", ev.Name))
+	// Check first: building these fields costs more than the check, on
+	// every sale, and DEBUG is usually off.
+	if ce := a.logger.Check(zapcore.DebugLevel, "sale captured"); ce != nil {
+		ce.Write(zap.String("route", ev.Route),
+			zap.String("event_id", ev.ID),
+			zap.String("invoice_id", ev.InvoiceID),
+			zap.String("customer_id", ev.CustomerExternalID),
+			zap.String("amount", fx.JSONNumber(ev.Amount)),
+			zap.String("currency", ev.Currency()),
+			zap.String("click_id", ev.ClickID),
+			zap.String("email", ev.Email),
+			zap.String("name", ev.Name))
+	}
 }
 
 // logFailed leaves the trace a sale that could not be stored must leave:

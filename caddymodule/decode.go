@@ -28,6 +28,10 @@ var zstdDecoders = sync.Pool{New: func() any {
 	return d
 }}
 
+// gzipReaders are reused: most upstreams answer browsers with gzip, and a
+// new reader per response allocates its window each time.
+var gzipReaders sync.Pool
+
 // decodeBody undoes a Content-Encoding on a copy of the body, for
 // inspection only, reading at most limit decoded bytes.
 func decodeBody(encoding string, raw []byte, limit int64) ([]byte, error) {
@@ -36,11 +40,14 @@ func decodeBody(encoding string, raw []byte, limit int64) ([]byte, error) {
 	case "", "identity":
 		return raw, nil
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		if zr == nil {
+			zr = new(gzip.Reader)
+		}
+		defer gzipReaders.Put(zr)
+		if err := zr.Reset(bytes.NewReader(raw)); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
 		return readLimited(zr, limit, "gzip")
 	case "deflate":
 		zr, err := zlib.NewReader(bytes.NewReader(raw))
