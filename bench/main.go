@@ -197,14 +197,23 @@ func (b *bench) large() []row {
 	proc.resetPeak()
 	var firstMod, firstBare []float64
 	var n int64
-	for i := 0; i < 2; i++ {
-		f, _, k, err := ttfb(mod + "/large")
-		must(err)
-		n = k
-		firstMod = append(firstMod, ms(f))
-		f, _, _, err = ttfb(bare + "/large")
-		must(err)
-		firstBare = append(firstBare, ms(f))
+	// Four each, alternating which goes first, so neither always follows
+	// the other's gigabyte.
+	for i := 0; i < 4; i++ {
+		order := []string{mod, bare}
+		if i%2 == 1 {
+			order = []string{bare, mod}
+		}
+		for _, site := range order {
+			f, _, k, err := ttfb(site + "/large")
+			must(err)
+			if site == mod {
+				n = k
+				firstMod = append(firstMod, ms(f))
+			} else {
+				firstBare = append(firstBare, ms(f))
+			}
+		}
 	}
 	_, peak, _ := proc.memory()
 	growth := float64(peak-idle) / (1 << 20)
