@@ -254,6 +254,15 @@ func (p *platform) events() []event {
 	return append([]event(nil), p.received...)
 }
 
+// invoiceCounts says how many times each invoice arrived.
+func (p *platform) invoiceCounts() map[string]int {
+	counts := map[string]int{}
+	for _, ev := range p.events() {
+		counts[ev.InvoiceID]++
+	}
+	return counts
+}
+
 // waitInvoices waits until every invoice in want has arrived, then returns
 // how many times each invoice arrived.
 func (p *platform) waitInvoices(t *testing.T, want []string, timeout time.Duration) map[string]int {
