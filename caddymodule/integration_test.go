@@ -98,6 +98,12 @@ func newShop(t *testing.T) *httptest.Server {
 			w.(http.Flusher).Flush()
 		}
 	})
+	mux.HandleFunc("/checkout/trailer/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Trailer", "X-Order-Checksum")
+		w.Write(order(r.PathValue("id")))
+		w.Header().Set("X-Order-Checksum", "c0ffee")
+	})
 	mux.HandleFunc("/checkout/pending/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(bytes.Replace(order(r.PathValue("id")), []byte(`"paid"`), []byte(`"pending"`), 1))
@@ -362,4 +368,23 @@ func TestFileSinkIsTheDefault(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no line in %s", file)
+}
+
+// A response with trailers keeps them through the tee, and is still a sale.
+func TestTrailersPassThrough(t *testing.T) {
+	shop, plat := newShop(t), newPlatform(t)
+	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
+	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/checkout/trailer/inv_trailer", nil)
+	resp, err := tester.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if got := resp.Trailer.Get("X-Order-Checksum"); got != "c0ffee" {
+		t.Fatalf("trailer X-Order-Checksum = %q, want c0ffee (trailers: %v)", got, resp.Trailer)
+	}
+	if got := plat.waitFor(t, 1); !strings.Contains(got[0].body, `"invoiceId":"inv_trailer"`) {
+		t.Fatalf("platform got %s", got[0].body)
+	}
 }
