@@ -112,6 +112,9 @@ func TestReloadUnderTraffic(t *testing.T) {
 	if n := strings.Count(proc.logs.String(), `"sale delivery started"`); n != 1 {
 		t.Errorf("the delivery was started %d times, want once across all reloads", n)
 	}
+	if logs := proc.logs.String(); strings.Contains(logs, "e2e-secret-key") || strings.Contains(logs, "kim@example.com") {
+		t.Error("the api_key or a customer's email reached Caddy's logs")
+	}
 }
 
 // SIGKILL while sends hang at the platform: after a restart every
