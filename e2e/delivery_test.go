@@ -135,14 +135,7 @@ func TestKillDuringDelivery(t *testing.T) {
 	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "")
 	proc := startCaddy(t, dir, admin, cfg)
 
-	var ids []string
-	for i := 0; i < 20; i++ {
-		id := fmt.Sprintf("inv_kill_%d", i)
-		if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
-			t.Fatalf("checkout %s: %d %v", id, status, err)
-		}
-		ids = append(ids, id)
-	}
+	ids := checkoutMany(t, port, "inv_kill", 20)
 	deadline := time.Now().Add(10 * time.Second)
 	for hung.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -177,14 +170,7 @@ func TestPlatformOutageThenRecovery(t *testing.T) {
 	admin, port := freePort(t), freePort(t)
 	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), "http://"+platAddr+"/v1/track/sale", filepath.Join(dir, "st"), ""))
 
-	var ids []string
-	for i := 0; i < 50; i++ {
-		id := fmt.Sprintf("inv_outage_%d", i)
-		if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
-			t.Fatalf("checkout during the outage: %d %v", status, err)
-		}
-		ids = append(ids, id)
-	}
+	ids := checkoutMany(t, port, "inv_outage", 50)
 	var stats []struct {
 		Queued int64 `json:"queued"`
 	}
@@ -214,14 +200,7 @@ func TestGracefulStopKeepsUnsent(t *testing.T) {
 	shop, storage := startShop(t), filepath.Join(dir, "st")
 	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "shutdown_timeout 1s")
 	proc := startCaddy(t, dir, admin, cfg)
-	var ids []string
-	for i := 0; i < 10; i++ {
-		id := fmt.Sprintf("inv_term_%d", i)
-		if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
+	ids := checkoutMany(t, port, "inv_term", 10)
 	waitEnqueued(t, proc, len(ids))
 	proc.stop(15 * time.Second)
 

@@ -349,6 +349,21 @@ http://127.0.0.1:%d {
 `, adminPort, httpPort, endpoint, storage, extra, httpPort, shop, shop)
 }
 
+// checkoutMany sends n checkouts with invoices prefix_0 … prefix_{n-1},
+// each of which must succeed, and returns the invoices.
+func checkoutMany(t *testing.T, port int, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%s_%d", prefix, i)
+		if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
+			t.Fatalf("checkout %s: %d %v", id, status, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // post sends a checkout and returns its status.
 func post(client *http.Client, url string) (int, error) {
 	resp, err := client.Post(url, "application/json", nil)
