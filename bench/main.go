@@ -30,6 +30,7 @@ func main() {
 	conns := flag.Int("conns", 32, "concurrent connections")
 	outage := flag.Int("outage", 100000, "sales captured while the platform is off")
 	only := flag.String("only", "", "run only these scenarios, comma-separated: capture,pass,inhandler,large,outage,commit")
+	profile := flag.String("cpuprofile", "", "write Caddy's CPU profile of each scenario's first sale_track phase into this directory (read with go tool pprof)")
 	flag.Parse()
 	run := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
 	if *bin == "" {
@@ -49,7 +50,7 @@ func main() {
 	defer stopUp()
 
 	var rows []row
-	b := &bench{bin: *bin, dir: dir, phase: *phase, pairs: *pairs, conns: *conns, plat: plat, platURL: platURL, upAddr: upAddr}
+	b := &bench{bin: *bin, dir: dir, phase: *phase, pairs: *pairs, conns: *conns, plat: plat, platURL: platURL, upAddr: upAddr, profileDir: *profile}
 
 	if run("capture") || run("pass") || run("inhandler") {
 		proc, bare, mod := b.start("ab")
@@ -83,6 +84,7 @@ type bench struct {
 	phase                     time.Duration
 	pairs, conns              int
 	plat                      *platform
+	profileDir                string // "" means no profiles
 }
 
 type row struct {
@@ -108,7 +110,14 @@ func (b *bench) ab(proc *caddyProc, a, bb string, gzip bool) (x, y phaseStats) {
 	var as, bs []phaseStats
 	for i := 0; i < b.pairs; i++ {
 		pa := b.phaseOn(proc, a, gzip)
+		var profiled chan struct{}
+		if i == 0 {
+			profiled = b.profile(proc, bb)
+		}
 		pb := b.phaseOn(proc, bb, gzip)
+		if profiled != nil {
+			<-profiled
+		}
 		as, bs = append(as, pa), append(bs, pb)
 		fmt.Fprintf(os.Stderr, "  A %.0f/s p99 %.2fms cpu/req caddy %.0fµs bench %.0fµs | B %.0f/s p99 %.2fms cpu/req caddy %.0fµs bench %.0fµs\n",
 			pa.rps, pa.p99, pa.caddyCPU, pa.benchCPU, pb.rps, pb.p99, pb.caddyCPU, pb.benchCPU)

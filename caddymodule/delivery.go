@@ -222,6 +222,7 @@ func (d *delivery) sinksFor(a *App) ([]sale.Sink, error) {
 			Timeout:       time.Duration(a.SendTimeout),
 			UserAgent:     userAgent(),
 			SendUSD:       a.SendUSD,
+			Connections:   a.Concurrency,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sale_track endpoint: %w", err)

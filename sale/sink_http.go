@@ -31,7 +31,11 @@ type HTTPSinkOptions struct {
 	Timeout       time.Duration // 0 means 10s
 	UserAgent     string        // e.g. "caddy-saletrack/<version>"
 	SendUSD       bool          // payload uses ev.Payload(true)
-	Client        *http.Client  // nil means a client with Timeout
+	// Connections is how many sends may be in flight at once (the
+	// emitter's concurrency); that many connections are kept open for
+	// reuse. 0 means DefaultConcurrency.
+	Connections int
+	Client      *http.Client // nil means a client with Timeout and Connections
 }
 
 // HTTPSink POSTs each sale to the platform. It is safe for concurrent use.
@@ -75,8 +79,11 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 	}
 	if s.client == nil {
 		// An own transport, not http.DefaultTransport: Close must not drop
-		// other users' idle connections.
+		// other users' idle connections. The default keeps two idle
+		// connections per host, so with more sends in flight every other
+		// send would dial (and the platform accept) a new connection.
 		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = max(opts.Connections, DefaultConcurrency)
 		s.client = &http.Client{Timeout: s.timeout, Transport: transport}
 		s.ownClient = true
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,5 +274,46 @@ func TestHTTPSinkTimeout(t *testing.T) {
 	err = sink.Send(context.Background(), usdSale(t))
 	if err == nil || IsPermanent(err) || time.Since(start) > 5*time.Second {
 		t.Errorf("slow platform: %v after %v; want a prompt retryable error", err, time.Since(start))
+	}
+}
+
+// With as many sends in flight as Connections, every connection is reused:
+// the platform sees Connections TCP connections, not a new one per send.
+func TestHTTPSinkKeepsOneConnectionPerConcurrentSend(t *testing.T) {
+	const inFlight, rounds = 8, 5
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(c net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL, Connections: inFlight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	ev := usdSale(t)
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, inFlight)
+		for i := 0; i < inFlight; i++ {
+			wg.Go(func() { errs <- sink.Send(context.Background(), ev) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := opened.Load(); n != inFlight {
+		t.Fatalf("%d sends, %d at a time, opened %d connections; want %d, each reused", inFlight*rounds, inFlight, n, inFlight)
 	}
 }
