@@ -274,7 +274,14 @@ func TestEmitterLogsNoSecrets(t *testing.T) {
 		if entry.Level == zapcore.InfoLevel {
 			t.Errorf("per-event INFO log: %s", text)
 		}
-		warned = warned || (entry.Level == zapcore.WarnLevel && entry.Message == "sale moved to dead letters")
+		if entry.Level == zapcore.WarnLevel && entry.Message == "sale moved to dead letters" {
+			warned = true
+			// The line names the event, so the dead letter can be found.
+			fields := entry.ContextMap()
+			if fields["invoice_id"] != "INV-LOG" || fields["event_id"] != EventID("INV-LOG") || fields["seq"] == nil || fields["status"] != int64(422) {
+				t.Errorf("the dead-letter WARN does not name the event: %v", fields)
+			}
+		}
 	}
 	if !warned {
 		t.Error("no WARN when the sale became a dead letter")

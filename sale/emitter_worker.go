@@ -140,17 +140,17 @@ func (e *Emitter) sweepDedup() {
 // it to the dead letters, or schedules the next attempt. flushes is the
 // Flush count seen before the event was leased.
 func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, flushes uint64) {
-	log := cfg.opts.Logger.With(zap.Uint64("seq", it.seq))
+	log := newEventLog(cfg.opts.Logger, it.seq)
 	if it.err != nil {
-		e.bury(log, cfg, it, "undecodable record", failure{err: it.err.Error()})
+		e.bury(&log, cfg, it, "undecodable record", failure{err: it.err.Error()})
 		return
 	}
 	ev, err := UnmarshalRecord(it.rec.Event)
 	if err != nil {
-		e.bury(log, cfg, it, "undecodable event", failure{err: err.Error()})
+		e.bury(&log, cfg, it, "undecodable event", failure{err: err.Error()})
 		return
 	}
-	log = log.With(zap.String("event_id", ev.ID), zap.String("invoice_id", ev.InvoiceID))
+	log.named(ev)
 
 	var pending []Sink
 	for _, s := range cfg.sinks {
@@ -166,8 +166,10 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 		err := s.Send(ctx, ev)
 		if err == nil {
 			counters.sent.Add(1)
-			log.Debug("sink accepted sale", zap.String("sink", name),
-				zap.String("email", ev.Email), zap.String("name", ev.Name))
+			if log.enabled(zap.DebugLevel) {
+				log.Debug("sink accepted sale", zap.String("sink", name),
+					zap.String("email", ev.Email), zap.String("name", ev.Name))
+			}
 			if i == len(pending)-1 && permanent == nil && retryable == nil {
 				break // the last one: complete below, in one commit
 			}
@@ -209,11 +211,11 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 		if permanent.status != 0 {
 			reason = fmt.Sprintf("permanent: %d", permanent.status)
 		}
-		e.bury(log, cfg, it, reason, *permanent)
+		e.bury(&log, cfg, it, reason, *permanent)
 	case retryable != nil:
 		expiry := it.rec.Since.Add(cfg.opts.MaxEventAge)
 		if !now.Before(expiry) {
-			e.bury(log, cfg, it, "expired after "+cfg.opts.MaxEventAge.String(), *retryable)
+			e.bury(&log, cfg, it, "expired after "+cfg.opts.MaxEventAge.String(), *retryable)
 			return
 		}
 		next := nextAttempt(now, expiry, it.rec.Attempts, retryAfter, cfg.opts.BackoffBase, cfg.opts.BackoffCap)
@@ -250,7 +252,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 
 // bury moves an event to the dead letters: the one place an event leaves
 // the queue undelivered, so the one place that warns.
-func (e *Emitter) bury(log *zap.Logger, cfg *emitterConfig, it leased, reason string, f failure) {
+func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, reason string, f failure) {
 	// The error text can quote the platform's response body, which may echo
 	// an email or a name: it stays at DEBUG, and in the dead letter.
 	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", f.sink),
