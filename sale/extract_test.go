@@ -192,6 +192,36 @@ func TestConditions(t *testing.T) {
 	}
 }
 
+// Conditions are read before the body is validated, so a malformed body
+// is never a sale either way: whether its condition holds or not.
+func TestMalformedBodyIsNeverASale(t *testing.T) {
+	spec := orderSpec(t)
+	spec.When = []Condition{{Path: "order.status", Values: []string{"paid"}}}
+	tests := []struct {
+		name, body string
+		want       func(error) bool
+	}{
+		{"condition met, then broken", `{"order":{"status":"paid","id":"x","total":1},"customer":{"id":"u"`,
+			func(err error) bool { return errors.Is(err, ErrMalformed) }},
+		{"condition met, broken before a field", `{"order":{"status":"paid","id":"x","total":},"customer":{"id":"u"}}`,
+			func(err error) bool { return errors.Is(err, ErrMalformed) }},
+		{"condition not met", `{"order":{"status":"pending","id":"x","total":1},"customer":{"id":`,
+			func(err error) bool { var ns *NotSaleError; return errors.As(err, &ns) }},
+		{"not JSON at all", `<html>paid</html>`,
+			func(err error) bool { var ns *NotSaleError; return errors.As(err, &ns) }},
+	}
+	for _, tt := range tests {
+		ev, err := spec.Extract([]byte(tt.body), nil, captureTime)
+		if ev != nil || !tt.want(err) {
+			t.Errorf("%s: got %v, %v", tt.name, ev, err)
+		}
+	}
+	// Without conditions, validation is the first check.
+	if _, err := orderSpec(t).Extract([]byte(`{"order":{"id":"x","total":1},"customer":{"id":"u"`), nil, captureTime); !errors.Is(err, ErrMalformed) {
+		t.Errorf("no conditions, malformed body: got %v, want ErrMalformed", err)
+	}
+}
+
 func TestParseSource(t *testing.T) {
 	good := []string{"order.total", "{http.request.cookie.clickId}", "items.#.price", `[a,b]`, `data.object.metadata.customer_id`, `line_items.#(sku=="A").qty`, "@this"}
 	for _, s := range good {

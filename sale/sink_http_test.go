@@ -277,14 +277,21 @@ func TestHTTPSinkTimeout(t *testing.T) {
 	}
 }
 
-// With as many sends in flight as Connections, every connection is reused:
-// the platform sees Connections TCP connections, not a new one per send.
+// With as many sends in flight as Connections, connections are reused: the
+// platform sees about Connections TCP connections, not a new one for most
+// sends. (Go's client may dial an extra one when a send starts just before
+// a finished one's connection is back in the pool; keeping only the
+// default two idle, 80 sends here open about 60.)
 func TestHTTPSinkKeepsOneConnectionPerConcurrentSend(t *testing.T) {
-	const inFlight, rounds = 8, 5
+	const inFlight, rounds = 8, 10
 	var opened atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		// A body, not an empty 202: Go's client hands back a connection
+		// before the caller reads a body's end, but after it has returned
+		// an empty response, which would make the count racy.
 		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"ok":true}`))
 	}))
 	srv.Config.ConnState = func(c net.Conn, state http.ConnState) {
 		if state == http.StateNew {
@@ -313,7 +320,7 @@ func TestHTTPSinkKeepsOneConnectionPerConcurrentSend(t *testing.T) {
 			}
 		}
 	}
-	if n := opened.Load(); n != inFlight {
-		t.Fatalf("%d sends, %d at a time, opened %d connections; want %d, each reused", inFlight*rounds, inFlight, n, inFlight)
+	if n := opened.Load(); n < inFlight || n >= 2*inFlight {
+		t.Fatalf("%d sends, %d at a time, opened %d connections; want about %d, each reused", inFlight*rounds, inFlight, n, inFlight)
 	}
 }
