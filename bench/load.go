@@ -77,6 +77,60 @@ func load(url string, conns int, d time.Duration, total int64, gzip bool) result
 	return res
 }
 
+// paced sends POSTs to url at a steady rate (requests per second, spread
+// over conns keep-alive connections, each with its own schedule) for d,
+// asking for gzip when told to, as a browser does.
+// Each latency counts from when its request was due, not from when it
+// was sent, so a request held up behind a slow one is not hidden: this is
+// the latency a checkout sees at that rate, without the queueing of a
+// saturating load.
+func paced(url string, conns int, rate float64, d time.Duration, gzip bool) result {
+	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	interval := time.Duration(float64(conns) / rate * float64(time.Second))
+	var failed atomic.Int64
+	lats := make([][]time.Duration, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			var mine []time.Duration
+			due := start.Add(interval * time.Duration(c) / time.Duration(conns))
+			for ; due.Before(start.Add(d)); due = due.Add(interval) {
+				time.Sleep(time.Until(due))
+				req, _ := http.NewRequest(http.MethodPost, url, nil)
+				if gzip {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					failed.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(due))
+			}
+			lats[c] = mine
+		}(c)
+	}
+	wg.Wait()
+	res := result{duration: time.Since(start), errors: int(failed.Load())}
+	for _, l := range lats {
+		res.lat = append(res.lat, l...)
+	}
+	slices.Sort(res.lat)
+	res.requests = len(res.lat)
+	return res
+}
+
 // ttfb measures the time to the first byte of a GET and reads the whole
 // body, returning both times and the byte count.
 func ttfb(url string) (first, all time.Duration, n int64, err error) {
