@@ -262,7 +262,11 @@ func (b *bench) outage(n int) []row {
 	_, peak, anon := proc.memory()
 	growth := float64(peak-idle) / (1 << 20)
 	anonGrowth := float64(anon-idleAnon) / (1 << 20)
-	fmt.Fprintf(os.Stderr, "  captured %d in %s (%.0f/s), %d errors; peak RSS +%.1f MiB, anonymous +%.1f MiB\n", res.requests, res.duration.Round(time.Millisecond), res.rps(), res.errors, growth, anonGrowth)
+	var fileMiB float64
+	if fi, err := os.Stat(filepath.Join(b.dir, "outage", "st", "outbox.db")); err == nil {
+		fileMiB = float64(fi.Size()) / (1 << 20)
+	}
+	fmt.Fprintf(os.Stderr, "  captured %d in %s (%.0f/s), %d errors; peak RSS +%.1f MiB, anonymous +%.1f MiB; outbox file %.1f MiB\n", res.requests, res.duration.Round(time.Millisecond), res.rps(), res.errors, growth, anonGrowth, fileMiB)
 
 	b.plat.off.Store(false)
 	start := time.Now()
@@ -280,7 +284,7 @@ func (b *bench) outage(n int) []row {
 	distinct, accepted, dup := b.plat.counts()
 	rate := float64(distinct) / drain.Seconds()
 	return []row{
-		{"4. outage: RSS growth ≤ 64 MiB while sales queue", fmt.Sprintf("%.1f MiB peak RSS, of it anonymous %.1f MiB, for %d sales (%.0f captured/s)", growth, anonGrowth, res.requests, res.rps()), growth <= 64},
+		{"4. outage: RSS growth ≤ 64 MiB while sales queue", fmt.Sprintf("%.1f MiB peak RSS, of it anonymous %.1f MiB, for %d sales (%.0f captured/s); outbox file %.1f MiB", growth, anonGrowth, res.requests, res.rps(), fileMiB), growth <= 64},
 		{"4. outage: backlog drains at ≥ 1,000 events/s", fmt.Sprintf("%.0f events/s (%d in %s)", rate, distinct, drain.Round(time.Millisecond)), rate >= 1000 && distinct == res.requests},
 		{"4. outage: each sale once", fmt.Sprintf("%d distinct, %d accepted, %d twice", distinct, accepted, dup), dup == 0 && distinct == res.requests},
 	}

@@ -277,3 +277,38 @@ func TestOutboxConcurrentSameInvoice(t *testing.T) {
 		t.Errorf("50 captures of one invoice: %v; want 1 queued, 49 duplicates", results)
 	}
 }
+
+// Queued events are packed into pages at least three quarters full: their keys only grow,
+// and half-empty pages would double the file and the memory it maps while
+// the platform is down.
+func TestOutboxPacksQueuedEvents(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{})
+	const workers, each = 16, 150
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for i := 0; i < each; i++ {
+				if _, err := ob.Enqueue(obSale(t, fmt.Sprintf("INV-%d-%d", w, i), obT0)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	err := ob.view("stats", func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketEvents, bucketDue} {
+			st := tx.Bucket(name).Stats()
+			if st.KeyN != workers*each {
+				t.Errorf("%s: %d keys, want %d", name, st.KeyN, workers*each)
+			}
+			if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.75 {
+				t.Errorf("%s: leaf pages %.0f%% full (%d of %d bytes), want at least 75%%", name, fill*100, st.LeafInuse, st.LeafAlloc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
