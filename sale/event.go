@@ -1,7 +1,6 @@
 package sale
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
 
@@ -60,44 +59,27 @@ func (e *Event) Payload(sendUSD bool) []byte {
 	if sendUSD && e.USD != nil {
 		amount = e.USD.Amount
 	}
-	var b bytes.Buffer
-	b.Grow(256)
-	b.WriteString(`{"event":`)
-	writeString(&b, e.Event)
-	b.WriteString(`,"timestamp":`)
-	writeString(&b, e.Timestamp.UTC().Format(TimestampLayout))
-	b.WriteString(`,"customerExternalId":`)
-	writeString(&b, e.CustomerExternalID)
-	writeOptional(&b, "email", e.Email)
-	writeOptional(&b, "name", e.Name)
-	b.WriteString(`,"currency":`)
-	writeString(&b, amount.CurrencyCode())
-	b.WriteString(`,"amount":`)
-	b.WriteString(fx.JSONNumber(amount))
-	writeOptional(&b, "invoiceId", e.InvoiceID)
-	writeOptional(&b, "clickId", e.ClickID)
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-func writeOptional(b *bytes.Buffer, key, value string) {
-	if value == "" {
-		return
-	}
-	b.WriteString(`,"`)
-	b.WriteString(key)
-	b.WriteString(`":`)
-	writeString(b, value)
-}
-
-func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s) // a string always encodes
-	b.Write(enc)
+	b := make([]byte, 0, 256)
+	b = append(b, `{"event":`...)
+	b = appendJSONString(b, e.Event)
+	b = append(b, `,"timestamp":"`...)
+	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
+	b = append(b, `","customerExternalId":`...)
+	b = appendJSONString(b, e.CustomerExternalID)
+	b = appendOptional(b, "email", e.Email)
+	b = appendOptional(b, "name", e.Name)
+	b = append(b, `,"currency":`...)
+	b = appendJSONString(b, amount.CurrencyCode())
+	b = append(b, `,"amount":`...)
+	b = append(b, fx.JSONNumber(amount)...)
+	b = appendOptional(b, "invoiceId", e.InvoiceID)
+	b = appendOptional(b, "clickId", e.ClickID)
+	return append(b, '}')
 }
 
 // MarshalRecord encodes the whole event, bookkeeping included, for the
-// outbox. UnmarshalRecord reads it back.
-func (e *Event) MarshalRecord() ([]byte, error) { return json.Marshal(e) }
+// outbox, as json.Marshal would. UnmarshalRecord reads it back.
+func (e *Event) MarshalRecord() ([]byte, error) { return e.appendRecordJSON(make([]byte, 0, 512)) }
 
 // UnmarshalRecord decodes an event written by MarshalRecord.
 func UnmarshalRecord(data []byte) (*Event, error) {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -206,15 +205,11 @@ func (o *Outbox) enqueue(ev *Event) (EnqueueResult, error) {
 	if ev.ID == "" {
 		ev.ID = EventID(ev.InvoiceID)
 	}
-	raw, err := ev.MarshalRecord()
-	if err != nil {
-		return Queued, fmt.Errorf("sale: outbox %s: encoding event %s: %w", o.path, ev.ID, err)
-	}
 	since := ev.CapturedAt
 	if since.IsZero() {
 		since = now
 	}
-	value, err := json.Marshal(record{Event: raw, NextAttempt: now, Since: since, EnqueuedAt: now})
+	value, err := appendNewRecord(make([]byte, 0, 640), ev, now, since)
 	if err != nil {
 		return Queued, fmt.Errorf("sale: outbox %s: encoding record %s: %w", o.path, ev.ID, err)
 	}

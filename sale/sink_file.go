@@ -1,7 +1,6 @@
 package sale
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,15 +100,12 @@ func FileLine(ev *Event) []byte {
 	if ev.USD == nil {
 		return append(payload, '\n')
 	}
-	var b bytes.Buffer
-	b.Grow(len(payload) + 96)
-	b.Write(payload[:len(payload)-1]) // the payload always ends in '}'
-	b.WriteString(`,"amountUsd":`)
-	b.WriteString(twoDecimals(ev.USD.Amount))
-	writeOptional(&b, "fxRate", ev.USD.Rate)
-	writeOptional(&b, "fxDate", ev.USD.Date)
-	b.WriteString("}\n")
-	return b.Bytes()
+	b := payload[:len(payload)-1] // the payload always ends in '}'
+	b = append(b, `,"amountUsd":`...)
+	b = append(b, twoDecimals(ev.USD.Amount)...)
+	b = appendOptional(b, "fxRate", ev.USD.Rate)
+	b = appendOptional(b, "fxDate", ev.USD.Date)
+	return append(b, '}', '\n')
 }
 
 // twoDecimals writes an amount rounded half-up to cents, with both
