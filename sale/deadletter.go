@@ -222,6 +222,7 @@ func (o *Outbox) replay(invoiceID string, now time.Time) (int, error) {
 				if err != nil {
 					return err
 				}
+				o.fresh.drop(seq)
 				if err := putRecord(tx, seq, &rec); err != nil {
 					return err
 				}

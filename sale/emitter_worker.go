@@ -145,7 +145,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 		e.bury(&log, cfg, it, "undecodable record", failure{err: it.err.Error()})
 		return
 	}
-	ev, err := UnmarshalRecord(it.rec.Event)
+	ev, err := it.event()
 	if err != nil {
 		e.bury(&log, cfg, it, "undecodable event", failure{err: err.Error()})
 		return

@@ -112,6 +112,8 @@ type Outbox struct {
 	db     *bolt.DB
 	// commits shares fsync'd transactions among concurrent writes.
 	commits *groupCommitter
+	// fresh hands just-committed events to their first attempt.
+	fresh freshEvents
 
 	queued atomic.Int64 // events in the events bucket
 	dead   atomic.Int64 // records in the dead bucket
@@ -257,7 +259,11 @@ func (o *Outbox) enqueue(ev *Event) (EnqueueResult, error) {
 		if err := events.Put(seqKey(seq), value); err != nil {
 			return err
 		}
-		return due.Put(dueKey(now, seq), nil)
+		if err := due.Put(dueKey(now, seq), nil); err != nil {
+			return err
+		}
+		o.fresh.put(seq, ev, since)
+		return nil
 	})
 	if err != nil {
 		return Queued, err

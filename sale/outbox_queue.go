@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 )
@@ -42,8 +43,19 @@ type leased struct {
 	seq uint64
 	due []byte // the index entry it was found under
 	rec record
-	raw []byte
+	// ev is the event itself when it came from memory (its first attempt);
+	// nil when rec.Event has to be decoded.
+	ev  *Event
 	err error
+}
+
+// event is the leased event: the one in memory for a first attempt, else
+// its record decoded.
+func (it *leased) event() (*Event, error) {
+	if it.ev != nil {
+		return it.ev, nil
+	}
+	return UnmarshalRecord(it.rec.Event)
 }
 
 // lease returns up to limit due events (next attempt <= now) in due order,
@@ -70,13 +82,18 @@ func (o *Outbox) lease(now time.Time, limit int, busy func(uint64) bool) (items 
 				next = at
 				return nil
 			}
+			if f, ok := o.fresh.take(seq); ok {
+				items = append(items, leased{seq: seq, due: bytes.Clone(k), ev: f.ev,
+					rec: record{NextAttempt: at, Since: f.since}})
+				continue
+			}
 			v := events.Get(seqKey(seq))
 			if v == nil {
 				stale = append(stale, bytes.Clone(k))
 				continue
 			}
-			it := leased{seq: seq, due: bytes.Clone(k), raw: bytes.Clone(v)}
-			if err := json.Unmarshal(it.raw, &it.rec); err != nil {
+			it := leased{seq: seq, due: bytes.Clone(k)}
+			if err := json.Unmarshal(v, &it.rec); err != nil {
 				it.err = fmt.Errorf("decoding queued record %d: %w", seq, err)
 			}
 			items = append(items, it)
@@ -142,22 +159,38 @@ func (o *Outbox) accept(seq uint64, sink string) error {
 	})
 }
 
+// storedNextAttempt reads only next_attempt from a stored record: all that
+// deleting a delivered event needs to find its due entry. Decoding the
+// whole record there was most of the work of the commit that follows
+// every delivery. ok is false when the field cannot be read this way.
+func storedNextAttempt(v []byte) (at time.Time, ok bool) {
+	r := gjson.GetBytes(v, "next_attempt")
+	if r.Type != gjson.String {
+		return at, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.Str)
+	return at, err == nil
+}
+
 // complete deletes a delivered event. It reports whether it was there.
 func (o *Outbox) complete(seq uint64) (bool, error) {
 	var found bool
 	err := o.batch(fmt.Sprintf("delete delivered record %d", seq), func(tx *bolt.Tx) error {
 		found = false
-		rec, ok, err := getRecord(tx, seq)
-		if !ok {
+		v := tx.Bucket(bucketEvents).Get(seqKey(seq))
+		if v == nil {
 			return nil
 		}
+		found = true
+		if at, ok := storedNextAttempt(v); ok {
+			return removeRecord(tx, seq, &record{NextAttempt: at})
+		}
+		rec, _, err := getRecord(tx, seq)
 		if err != nil {
 			// Undecodable: its due key is unknown, so only the record goes;
 			// lease drops the orphaned index entry.
-			found = true
 			return tx.Bucket(bucketEvents).Delete(seqKey(seq))
 		}
-		found = true
 		return removeRecord(tx, seq, &rec)
 	})
 	if found && err == nil {

@@ -46,12 +46,16 @@ func TestOutboxCommitAndReadBack(t *testing.T) {
 		t.Errorf("event without invoice got ID %q", noInvoice.ID)
 	}
 
+	ob.fresh = freshEvents{} // read the records from the file, as a resend does
 	items, next, err := ob.lease(clock.Now(), 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(items) != 2 || !next.IsZero() {
 		t.Fatalf("lease: %d items, next %v; want 2 and none waiting", len(items), next)
+	}
+	if items[0].ev != nil {
+		t.Fatal("leased from memory; want the record read from the file")
 	}
 	got, err := UnmarshalRecord(items[0].rec.Event)
 	if err != nil {
