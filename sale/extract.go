@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -79,7 +80,7 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 		if err != nil {
 			return nil, reject("currency", "%v (%s)", err, describeOne(v.source))
 		}
-		code = c
+		code = strings.Clone(c) // not a slice of the body; see text
 	}
 
 	digits := -1
@@ -119,13 +120,16 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	return ev, nil
 }
 
-// text reads a string field, capped at MaxFieldLength characters.
+// text reads a string field, capped at MaxFieldLength characters. It is
+// a copy: gjson's results are slices of the whole body, and an event waits
+// in memory for its first delivery, where it must not keep a 2 KB response
+// alive for a 20-byte invoice id.
 func (s *Spec) text(sources []Source, doc gjson.Result, resolve Resolver) string {
 	v, ok := first(sources, doc, resolve)
 	if !ok {
 		return ""
 	}
-	return capLength(v.text)
+	return strings.Clone(capLength(v.text))
 }
 
 func capLength(s string) string {

@@ -2,6 +2,8 @@ package sale
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -263,4 +265,29 @@ func TestParseTimestamp(t *testing.T) {
 			t.Errorf("%q: want an error", in)
 		}
 	}
+}
+
+// An extracted event holds copies of its fields, not slices of the body:
+// a thousand events from 64 KB bodies take kilobytes, not 64 MB.
+func TestExtractedEventDoesNotHoldTheBody(t *testing.T) {
+	spec := orderSpec(t)
+	pad := strings.Repeat("x", 64<<10)
+	events := make([]*Event, 0, 1000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < cap(events); i++ {
+		body := fmt.Sprintf(`{"pad":"%s","order":{"id":"inv_%d","total":"19.99","currency":"eur"},"customer":{"id":"user_%d","email":"a@example.com","first":"A","last":"B"}}`, pad, i, i)
+		ev, err := spec.Extract([]byte(body), nil, captureTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
+		t.Errorf("1,000 events hold %d MiB of heap; their bodies were kept", grew>>20)
+	}
+	runtime.KeepAlive(events)
 }
