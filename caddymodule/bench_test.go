@@ -121,6 +121,22 @@ func BenchmarkTeeWriter(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeGzip measures decoding the copy of a 2 KB gzip body into
+// a pooled buffer sized by the gzip trailer.
+func BenchmarkDecodeGzip(b *testing.B) {
+	body := []byte(fmt.Sprintf(benchOrder, 1))
+	raw := compress(b, "gzip", body)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		got, release, err := decodeBody("gzip", raw, DefaultMaxBody)
+		if err != nil || len(got) != len(body) {
+			b.Fatal(err)
+		}
+		release()
+	}
+}
+
 type discardWriter struct{ h http.Header }
 
 func (d discardWriter) Header() http.Header         { return d.h }

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,12 +34,14 @@ var zstdDecoders = sync.Pool{New: func() any {
 var gzipReaders sync.Pool
 
 // decodeBody undoes a Content-Encoding on a copy of the body, for
-// inspection only, reading at most limit decoded bytes.
-func decodeBody(encoding string, raw []byte, limit int64) ([]byte, error) {
+// inspection only, reading at most limit decoded bytes. The decoded bytes
+// live in a pooled buffer: call release once nothing reads them any more
+// (the extracted event holds copies of its fields).
+func decodeBody(encoding string, raw []byte, limit int64) (body []byte, release func(), err error) {
 	encoding = strings.ToLower(strings.TrimSpace(encoding))
 	switch encoding {
 	case "", "identity":
-		return raw, nil
+		return raw, func() {}, nil
 	case "gzip", "x-gzip":
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		if zr == nil {
@@ -46,39 +49,57 @@ func decodeBody(encoding string, raw []byte, limit int64) ([]byte, error) {
 		}
 		defer gzipReaders.Put(zr)
 		if err := zr.Reset(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		return readLimited(zr, limit, "gzip")
+		return readLimited(zr, limit, gzipSize(raw), "gzip")
 	case "deflate":
 		zr, err := zlib.NewReader(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("deflate: %w", err)
+			return nil, nil, fmt.Errorf("deflate: %w", err)
 		}
 		defer zr.Close()
-		return readLimited(zr, limit, "deflate")
+		return readLimited(zr, limit, 0, "deflate")
 	case "br":
-		return readLimited(brotli.NewReader(bytes.NewReader(raw)), limit, "br")
+		return readLimited(brotli.NewReader(bytes.NewReader(raw)), limit, 0, "br")
 	case "zstd":
 		d, _ := zstdDecoders.Get().(*zstd.Decoder)
 		if d == nil {
-			return nil, errors.New("zstd: decoder unavailable")
+			return nil, nil, errors.New("zstd: decoder unavailable")
 		}
 		defer zstdDecoders.Put(d)
 		if err := d.Reset(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+			return nil, nil, fmt.Errorf("zstd: %w", err)
 		}
-		return readLimited(d, limit, "zstd")
+		return readLimited(d, limit, 0, "zstd")
 	}
-	return nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
+	return nil, nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
 }
 
-func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
-	out, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+// gzipSize is the decoded size a gzip member states in its last four
+// bytes (modulo 4 GiB): a hint for the buffer, never trusted as a limit.
+func gzipSize(raw []byte) int {
+	if len(raw) < 18 { // a header and a trailer at the least
+		return 0
 	}
-	if int64(len(out)) > limit {
-		return nil, errTooLarge
+	return int(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
+}
+
+// readLimited decodes r into a pooled buffer, sized up front by hint when
+// it is plausible, so the bytes are not copied as the buffer grows.
+func readLimited(r io.Reader, limit int64, hint int, name string) ([]byte, func(), error) {
+	buf := bufferPool.Get().(*bytes.Buffer)
+	release := func() { putBuffer(buf) }
+	if hint <= 0 || int64(hint) > limit {
+		hint = bytes.MinRead
 	}
-	return out, nil
+	buf.Grow(hint + bytes.MinRead) // ReadFrom wants MinRead spare to read the EOF without growing
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(buf.Len()) > limit {
+		release()
+		return nil, nil, errTooLarge
+	}
+	return buf.Bytes(), release, nil
 }

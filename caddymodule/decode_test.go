@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -41,9 +42,12 @@ func compress(t testing.TB, encoding string, data []byte) []byte {
 func TestDecodeBody(t *testing.T) {
 	body := []byte(`{"order":{"id":"inv_1","total":"12.45"}}`)
 	for _, enc := range []string{"", "identity", "gzip", "deflate", "br", "zstd", "GZIP"} {
-		got, err := decodeBody(enc, compress(t, strings.ToLower(enc), body), 1<<20)
+		got, release, err := decodeBody(enc, compress(t, strings.ToLower(enc), body), 1<<20)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Errorf("%q: got %q, %v", enc, got, err)
+		}
+		if release != nil {
+			release()
 		}
 	}
 }
@@ -55,7 +59,7 @@ func TestDecodeBodyBoundsZipBombs(t *testing.T) {
 		if len(raw) > 1<<20 {
 			t.Fatalf("%s: the bomb does not compress (%d bytes)", enc, len(raw))
 		}
-		_, err := decodeBody(enc, raw, 1<<20)
+		_, _, err := decodeBody(enc, raw, 1<<20)
 		if !errors.Is(err, errTooLarge) {
 			t.Errorf("%s: err = %v, want errTooLarge", enc, err)
 		}
@@ -64,8 +68,35 @@ func TestDecodeBodyBoundsZipBombs(t *testing.T) {
 
 func TestDecodeBodyRejectsGarbage(t *testing.T) {
 	for _, enc := range []string{"gzip", "br", "zstd", "deflate", "compress"} {
-		if _, err := decodeBody(enc, []byte("not compressed at all"), 1<<20); err == nil {
+		if _, _, err := decodeBody(enc, []byte("not compressed at all"), 1<<20); err == nil {
 			t.Errorf("%s: want an error", enc)
 		}
+	}
+}
+
+// The size a gzip trailer states only sizes the buffer: a trailer that
+// lies, small or huge, changes neither the bytes nor the limit.
+func TestDecodeBodyGzipSizeIsOnlyAHint(t *testing.T) {
+	body := bytes.Repeat([]byte(`{"order":{"id":"inv_1","total":"12.45"}}`), 100)
+	for _, size := range []uint32{0, 7, uint32(len(body)), 1 << 31, 0xffffffff} {
+		raw := compress(t, "gzip", body)
+		binary.LittleEndian.PutUint32(raw[len(raw)-4:], size)
+		got, release, err := decodeBody("gzip", raw, 1<<20)
+		if size == uint32(len(body)) {
+			if err != nil || !bytes.Equal(got, body) {
+				t.Errorf("true size: got %d bytes, %v", len(got), err)
+			}
+		} else if err == nil {
+			// Go's gzip reader checks the trailer: a lie is an error, and
+			// the response is not a sale.
+			t.Errorf("trailer says %d for %d bytes: decoded without error", size, len(body))
+		}
+		if release != nil {
+			release()
+		}
+	}
+	raw := compress(t, "gzip", body)
+	if _, _, err := decodeBody("gzip", raw, int64(len(body)-1)); !errors.Is(err, errTooLarge) {
+		t.Errorf("one byte over the limit: err = %v, want errTooLarge", err)
 	}
 }

@@ -260,7 +260,7 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 	if tw.Header().Get("Content-Length") != "" {
 		_ = http.NewResponseController(w).Flush()
 	}
-	body, err := decodeBody(encoding, raw, h.MaxBody)
+	body, release, err := decodeBody(encoding, raw, h.MaxBody)
 	if err != nil {
 		reason := "decode"
 		if errors.Is(err, errTooLarge) {
@@ -269,6 +269,7 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 		h.skip(r, reason, err.Error())
 		return
 	}
+	defer release()
 	h.capture(r, body)
 }
 

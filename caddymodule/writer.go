@@ -132,11 +132,16 @@ func (w *teeWriter) releaseBuffer() {
 	if w.buf == nil {
 		return
 	}
-	if w.buf.Cap() <= 4<<20 { // a huge buffer is left to the GC, not pooled
-		w.buf.Reset()
-		bufferPool.Put(w.buf)
-	}
+	putBuffer(w.buf)
 	w.buf = nil
+}
+
+// putBuffer returns a buffer to bufferPool; a huge one is left to the GC.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 4<<20 {
+		buf.Reset()
+		bufferPool.Put(buf)
+	}
 }
 
 // isJSON accepts application/json, text/json and any +json type
