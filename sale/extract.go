@@ -45,21 +45,21 @@ func (e *RejectError) Error() string { return e.Field + ": " + e.Reason }
 // It returns ErrMalformed, a *NotSaleError or a *RejectError when the body
 // does not make a valid sale. now is the capture time.
 func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, error) {
-	var doc gjson.Result
-	if len(body) > 0 {
-		doc = gjson.ParseBytes(body)
-	}
 	// Conditions come before validation. Most responses on a route with
 	// conditions are not sales, gjson reads only as far as each condition's
 	// path, and validating reads the whole body: it was half of what such a
 	// response cost. gjson does not fail on bad JSON, it finds nothing or
 	// something; a body that meets its conditions is validated before any
 	// field is read from it.
-	if ok, failed := s.Holds(doc); !ok {
+	if ok, failed := s.holdsIn(body); !ok {
 		return nil, &NotSaleError{Condition: failed}
 	}
-	if len(body) > 0 && !gjson.ValidBytes(body) {
-		return nil, ErrMalformed
+	var doc gjson.Result
+	if len(body) > 0 {
+		if !gjson.ValidBytes(body) {
+			return nil, ErrMalformed
+		}
+		doc = gjson.ParseBytes(body)
 	}
 
 	ev := &Event{Event: s.EventName, CapturedAt: now.UTC()}
