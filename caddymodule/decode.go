@@ -75,13 +75,18 @@ func decodeBody(encoding string, raw []byte, limit int64) (body []byte, release 
 	return nil, nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
 }
 
+// maxDeflateRatio is the most deflate can expand its input.
+const maxDeflateRatio = 1032
+
 // gzipSize is the decoded size a gzip member states in its last four
-// bytes (modulo 4 GiB): a hint for the buffer, never trusted as a limit.
+// bytes (modulo 4 GiB): a hint for the buffer, never trusted as a limit,
+// and believed only as far as deflate can expand what there is, so a few
+// bytes claiming max_body cannot make the buffer that large.
 func gzipSize(raw []byte) int {
 	if len(raw) < 18 { // a header and a trailer at the least
 		return 0
 	}
-	return int(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
+	return min(int(binary.LittleEndian.Uint32(raw[len(raw)-4:])), maxDeflateRatio*len(raw))
 }
 
 // readLimited decodes r into a pooled buffer, sized up front by hint when

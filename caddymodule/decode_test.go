@@ -96,6 +96,14 @@ func TestDecodeBodyGzipSizeIsOnlyAHint(t *testing.T) {
 		}
 	}
 	raw := compress(t, "gzip", body)
+	if got := gzipSize(raw); got != len(body) {
+		t.Errorf("gzipSize = %d, want %d", got, len(body))
+	}
+	tiny := make([]byte, 18)
+	binary.LittleEndian.PutUint32(tiny[14:], 1<<20)
+	if got := gzipSize(tiny); got > 18*maxDeflateRatio {
+		t.Errorf("18 bytes claiming 1 MiB: hint %d, want at most %d", got, 18*maxDeflateRatio)
+	}
 	if _, _, err := decodeBody("gzip", raw, int64(len(body)-1)); !errors.Is(err, errTooLarge) {
 		t.Errorf("one byte over the limit: err = %v, want errTooLarge", err)
 	}

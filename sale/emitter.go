@@ -192,7 +192,8 @@ func (e *Emitter) Reconfigure(sinks []Sink, opts EmitterOptions) {
 
 // Enqueue commits ev to the outbox (fsync'd, see Outbox.Enqueue) and then
 // wakes the worker. It returns only after the commit, and works whether or
-// not the worker runs: a sale captured during a reload is kept.
+// not the worker runs: a sale captured during a reload is kept. As with
+// Outbox.Enqueue, ev must not change once it is handed over.
 func (e *Emitter) Enqueue(ev *Event) (EnqueueResult, error) {
 	res, err := e.ob.Enqueue(ev)
 	if err == nil && res == Queued {

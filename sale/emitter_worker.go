@@ -23,8 +23,9 @@ const (
 
 // run is the worker loop: lease what is due, up to Concurrency at a time,
 // and sleep until something changes (an Enqueue, a finished send, the
-// earliest next attempt, a reconfigure). Events wait on disk; only the
-// ones being sent are in memory.
+// earliest next attempt, a reconfigure). Events wait on disk; in memory
+// are only the ones being sent and, for their first attempt, up to
+// freshMax just committed (outbox_fresh.go).
 func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 	defer close(done)
 	sendCtx, cancelSends := context.WithCancel(context.Background())

@@ -184,6 +184,10 @@ func (o *Outbox) Close() error {
 // derived from the invoice id when there is one (so a sale captured twice
 // carries the same Idempotency-Key), random otherwise.
 //
+// The outbox keeps ev itself for the event's first delivery attempt, so
+// the caller must not change ev once Enqueue is called: a change would
+// make the first attempt send other bytes than a resend from the file.
+//
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *Event) (EnqueueResult, error) {
 	res, err := o.enqueue(ev)

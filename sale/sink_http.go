@@ -84,6 +84,7 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 		// send would dial (and the platform accept) a new connection.
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.MaxIdleConnsPerHost = max(opts.Connections, DefaultConcurrency)
+		transport.MaxIdleConns = max(transport.MaxIdleConns, transport.MaxIdleConnsPerHost)
 		s.client = &http.Client{Timeout: s.timeout, Transport: transport}
 		s.ownClient = true
 	}
