@@ -149,6 +149,23 @@ func ttfb(url string) (first, all time.Duration, n int64, err error) {
 	return first, time.Since(t0), n + rest, err
 }
 
+// firstByte measures the time to the first byte of a GET, then hangs up.
+func firstByte(url string) (time.Duration, error) {
+	transport := &http.Transport{DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	t0 := time.Now()
+	resp, err := (&http.Client{Transport: transport}).Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var b [1]byte
+	if _, err := resp.Body.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
 // median of a few values.
 func median(v []float64) float64 {
 	s := slices.Clone(v)
