@@ -29,52 +29,32 @@ func (r result) pct(p float64) time.Duration {
 // load sends POSTs to url from conns keep-alive connections, for d or
 // until total requests were made (total 0: no limit).
 func load(url string, conns int, d time.Duration, total int64, gzip bool) result {
-	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	client, done := loadClient(conns)
+	defer done()
 	var issued, failed atomic.Int64
 	deadline := time.Now().Add(d)
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
+		wg.Go(func() {
 			mine := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) {
 				if total > 0 && issued.Add(1) > total {
 					break
 				}
-				req, _ := http.NewRequest(http.MethodPost, url, nil)
-				if gzip {
-					req.Header.Set("Accept-Encoding", "gzip")
-				}
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode >= 500 {
+				if !checkout(client, url, gzip) {
 					failed.Add(1)
 					continue
 				}
 				mine = append(mine, time.Since(t0))
 			}
 			lats[c] = mine
-		}(c)
+		})
 	}
 	wg.Wait()
-	res := result{duration: time.Since(start), errors: int(failed.Load())}
-	for _, l := range lats {
-		res.lat = append(res.lat, l...)
-	}
-	slices.Sort(res.lat)
-	res.requests = len(res.lat)
-	return res
+	return gather(start, failed.Load(), lats)
 }
 
 // paced sends POSTs to url at a steady rate (requests per second, spread
@@ -85,44 +65,58 @@ func load(url string, conns int, d time.Duration, total int64, gzip bool) result
 // the latency a checkout sees at that rate, without the queueing of a
 // saturating load.
 func paced(url string, conns int, rate float64, d time.Duration, gzip bool) result {
-	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	client, done := loadClient(conns)
+	defer done()
 	interval := time.Duration(float64(conns) / rate * float64(time.Second))
 	var failed atomic.Int64
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
+		wg.Go(func() {
 			var mine []time.Duration
 			due := start.Add(interval * time.Duration(c) / time.Duration(conns))
 			for ; due.Before(start.Add(d)); due = due.Add(interval) {
 				time.Sleep(time.Until(due))
-				req, _ := http.NewRequest(http.MethodPost, url, nil)
-				if gzip {
-					req.Header.Set("Accept-Encoding", "gzip")
-				}
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode >= 500 {
+				if !checkout(client, url, gzip) {
 					failed.Add(1)
 					continue
 				}
 				mine = append(mine, time.Since(due))
 			}
 			lats[c] = mine
-		}(c)
+		})
 	}
 	wg.Wait()
-	res := result{duration: time.Since(start), errors: int(failed.Load())}
+	return gather(start, failed.Load(), lats)
+}
+
+// loadClient is a client keeping conns connections alive, and the
+// function that closes them.
+func loadClient(conns int) (*http.Client, func()) {
+	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, transport.CloseIdleConnections
+}
+
+// checkout POSTs to url and reads the whole answer; false on an error or
+// a 5xx.
+func checkout(client *http.Client, url string, gzip bool) bool {
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	if gzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode < 500
+}
+
+// gather makes one result of each connection's latencies.
+func gather(start time.Time, failed int64, lats [][]time.Duration) result {
+	res := result{duration: time.Since(start), errors: int(failed)}
 	for _, l := range lats {
 		res.lat = append(res.lat, l...)
 	}
