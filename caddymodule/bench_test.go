@@ -51,30 +51,40 @@ func newBenchHandler(b *testing.B) *Handler {
 	return h
 }
 
-// benchServe drives h with parallel requests; with h nil it measures the
-// same request and upstream without the module, the baseline.
-func benchServe(b *testing.B, h *Handler, contentType string) {
+// benchServe drives h with parallel requests, or one at a time; with h
+// nil it measures the same request and upstream without the module, the
+// baseline.
+func benchServe(b *testing.B, h *Handler, contentType string, parallel bool) {
 	var seq atomic.Int64
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", contentType)
 		fmt.Fprintf(w, benchOrder, seq.Add(1))
 		return nil
 	})
+	serve := func() {
+		r := httptest.NewRequest(http.MethodPost, "/api/checkout", nil)
+		w := httptest.NewRecorder()
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
+		var err error
+		if h == nil {
+			err = next.ServeHTTP(w, r)
+		} else {
+			err = h.ServeHTTP(w, r, next)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ReportAllocs()
+	if !parallel {
+		for i := 0; i < b.N; i++ {
+			serve()
+		}
+		return
+	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r := httptest.NewRequest(http.MethodPost, "/api/checkout", nil)
-			w := httptest.NewRecorder()
-			r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
-			var err error
-			if h == nil {
-				err = next.ServeHTTP(w, r)
-			} else {
-				err = h.ServeHTTP(w, r, next)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+			serve()
 		}
 	})
 }
@@ -86,18 +96,25 @@ func benchServe(b *testing.B, h *Handler, contentType string) {
 func BenchmarkCapturePath(b *testing.B) {
 	h := newBenchHandler(b)
 	b.SetParallelism(32)
-	benchServe(b, h, "application/json")
+	benchServe(b, h, "application/json", true)
 }
 
 // BenchmarkBaseline is the same request and upstream without the module.
+// BenchmarkCaptureAlone: one sale at a time, so every commit is alone:
+// what the handler adds to a checkout whose response is chunked (its last
+// chunk waits for the commit) when nothing else is being captured.
+func BenchmarkCaptureAlone(b *testing.B) {
+	benchServe(b, newBenchHandler(b), "application/json", false)
+}
+
 func BenchmarkBaseline(b *testing.B) {
-	benchServe(b, nil, "application/json")
+	benchServe(b, nil, "application/json", true)
 }
 
 // BenchmarkPassThroughPath: the module is on the route, but the response
 // is not a candidate (HTML): nothing is copied or parsed.
 func BenchmarkPassThroughPath(b *testing.B) {
-	benchServe(b, newBenchHandler(b), "text/html")
+	benchServe(b, newBenchHandler(b), "text/html", true)
 }
 
 // BenchmarkConditionNotMet: JSON that is copied and checked but is not a
@@ -105,7 +122,7 @@ func BenchmarkPassThroughPath(b *testing.B) {
 func BenchmarkConditionNotMet(b *testing.B) {
 	h := newBenchHandler(b)
 	h.spec.When[0].Values = []string{"never"}
-	benchServe(b, h, "application/json")
+	benchServe(b, h, "application/json", true)
 }
 
 // BenchmarkTeeWriter measures the writer alone on a 2 KB JSON body.
