@@ -222,23 +222,6 @@ func (o *Outbox) enqueue(ev *Event) (EnqueueResult, error) {
 	invoice := []byte(ev.InvoiceID)
 	expiry := timeKey(now.Add(o.opts.DedupWindow))
 
-	// A repeat (a reloaded thank-you page) is settled by a read, without a
-	// write transaction and its fsyncs; the batch re-checks for races.
-	if len(invoice) > 0 {
-		var seen bool
-		err := o.view("dedup check "+ev.ID, func(tx *bolt.Tx) error {
-			v := tx.Bucket(bucketDedup).Get(invoice)
-			seen = len(v) == 8 && keyTime(v).After(now)
-			return nil
-		})
-		if err != nil {
-			return Queued, err
-		}
-		if seen {
-			return Duplicate, nil
-		}
-	}
-
 	var result EnqueueResult
 	err = o.batch("enqueue "+ev.ID, func(tx *bolt.Tx) error {
 		// The group committer may run this more than once (a group that fails is retried
@@ -247,8 +230,11 @@ func (o *Outbox) enqueue(ev *Event) (EnqueueResult, error) {
 		if len(invoice) > 0 {
 			dedup := tx.Bucket(bucketDedup)
 			if v := dedup.Get(invoice); len(v) == 8 && keyTime(v).After(now) {
+				// A repeat (a reloaded thank-you page) writes nothing, and
+				// a group of nothing but repeats is rolled back, not
+				// committed: no fsync for it.
 				result = Duplicate
-				return nil
+				return errNothingToWrite
 			}
 			if err := dedup.Put(invoice, expiry); err != nil {
 				return err

@@ -1,8 +1,17 @@
 package sale
 
 import (
+	"errors"
+
 	bolt "go.etcd.io/bbolt"
 )
+
+// errNothingToWrite is what a write returns when it found nothing to
+// change (a duplicate sale). It is not a failure: the write's caller gets
+// nil. A group made only of such writes is rolled back rather than
+// committed, since a commit with no changes still writes the freelist and
+// the meta page and waits for two fdatasyncs.
+var errNothingToWrite = errors.New("sale: nothing to write")
 
 // maxGroup bounds how many writes share one commit, so one transaction
 // never grows without limit under a flood.
@@ -71,11 +80,19 @@ func (g *groupCommitter) loop() {
 // transaction rolls back and each write is retried alone, so one bad write
 // (or a full disk reached halfway) fails only itself.
 func (g *groupCommitter) commit(group []commitRequest) {
-	err := g.db.Update(func(tx *bolt.Tx) error {
+	err := g.update(func(tx *bolt.Tx) error {
+		wrote := false
 		for _, r := range group {
-			if err := r.fn(tx); err != nil {
+			switch err := r.fn(tx); {
+			case errors.Is(err, errNothingToWrite):
+			case err != nil:
 				return err
+			default:
+				wrote = true
 			}
+		}
+		if !wrote {
+			return errNothingToWrite
 		}
 		return nil
 	})
@@ -86,6 +103,16 @@ func (g *groupCommitter) commit(group []commitRequest) {
 		return
 	}
 	for _, r := range group {
-		r.done <- g.db.Update(r.fn)
+		r.done <- g.update(r.fn)
 	}
+}
+
+// update is db.Update, but a transaction that ends in errNothingToWrite
+// is rolled back and reported as a success.
+func (g *groupCommitter) update(fn func(*bolt.Tx) error) error {
+	err := g.db.Update(fn)
+	if errors.Is(err, errNothingToWrite) {
+		return nil
+	}
+	return err
 }

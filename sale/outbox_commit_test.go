@@ -84,3 +84,62 @@ func TestGroupCommitStopDrains(t *testing.T) {
 		t.Fatalf("%d of 50 writes committed", committed)
 	}
 }
+
+// Writes with nothing to write succeed; when no write in the group changed
+// anything the transaction is rolled back, not committed, and when some
+// did, those are committed as usual.
+func TestGroupCommitSkipsEmptyCommits(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	txid := func() (id int) {
+		db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	nothing := func(*bolt.Tx) error { return errNothingToWrite }
+	put := func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("k"), []byte("v")) }
+
+	g := newGroupCommitter(db)
+	defer g.stop()
+	before := txid()
+	if err := g.commitNow(nothing, nothing); err != nil {
+		t.Fatalf("a group with nothing to write: %v", err)
+	}
+	if after := txid(); after != before {
+		t.Errorf("a group with nothing to write committed (txid %d → %d)", before, after)
+	}
+	if err := g.commitNow(nothing, put); err != nil {
+		t.Fatal(err)
+	}
+	if after := txid(); after != before+1 {
+		t.Errorf("a group with one write: txid %d → %d, want one commit", before, after)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("b")).Get([]byte("k")) == nil {
+			t.Error("the write that shared a group with nothing-to-write was not stored")
+		}
+		return nil
+	})
+}
+
+// commitNow commits fns as one group, as the loop would, and returns the
+// first error any of them got.
+func (g *groupCommitter) commitNow(fns ...func(*bolt.Tx) error) error {
+	group := make([]commitRequest, len(fns))
+	for i, fn := range fns {
+		group[i] = commitRequest{fn: fn, done: make(chan error, 1)}
+	}
+	g.commit(group)
+	var first error
+	for _, r := range group {
+		if err := <-r.done; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
