@@ -10,17 +10,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Writes that share a commit succeed or fail alone: one failing write rolls
-// back only itself, and every successful write is on disk.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
+// openGroupDB opens a bbolt file with a bucket "b", closed with the test.
+func openGroupDB(t *testing.T) *bolt.DB {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// Writes that share a commit succeed or fail alone: one failing write rolls
+// back only itself, and every successful write is on disk.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	db := openGroupDB(t)
 	g := newGroupCommitter(db)
 	errBad := errors.New("bad write")
 	const n = 300
@@ -89,14 +96,7 @@ func TestGroupCommitStopDrains(t *testing.T) {
 // anything the transaction is rolled back, not committed, and when some
 // did, those are committed as usual.
 func TestGroupCommitSkipsEmptyCommits(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
-		t.Fatal(err)
-	}
+	db := openGroupDB(t)
 	txid := func() (id int) {
 		db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
 		return id
