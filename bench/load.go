@@ -31,30 +31,23 @@ func (r result) pct(p float64) time.Duration {
 func load(url string, conns int, d time.Duration, total int64, gzip bool) result {
 	client, done := loadClient(conns)
 	defer done()
-	var issued, failed atomic.Int64
+	var issued atomic.Int64
 	deadline := time.Now().Add(d)
-	lats := make([][]time.Duration, conns)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < conns; c++ {
-		wg.Go(func() {
-			mine := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
-				if total > 0 && issued.Add(1) > total {
-					break
-				}
-				t0 := time.Now()
-				if !checkout(client, url, gzip) {
-					failed.Add(1)
-					continue
-				}
-				mine = append(mine, time.Since(t0))
+	return perConnection(conns, func(_ int, failed *atomic.Int64) []time.Duration {
+		mine := make([]time.Duration, 0, 4096)
+		for time.Now().Before(deadline) {
+			if total > 0 && issued.Add(1) > total {
+				break
 			}
-			lats[c] = mine
-		})
-	}
-	wg.Wait()
-	return gather(start, failed.Load(), lats)
+			t0 := time.Now()
+			if !checkout(client, url, gzip) {
+				failed.Add(1)
+				continue
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		return mine
+	})
 }
 
 // paced sends POSTs to url at a steady rate (requests per second, spread
@@ -68,27 +61,41 @@ func paced(url string, conns int, rate float64, d time.Duration, gzip bool) resu
 	client, done := loadClient(conns)
 	defer done()
 	interval := time.Duration(float64(conns) / rate * float64(time.Second))
+	start := time.Now()
+	return perConnection(conns, func(c int, failed *atomic.Int64) []time.Duration {
+		var mine []time.Duration
+		due := start.Add(interval * time.Duration(c) / time.Duration(conns))
+		for ; due.Before(start.Add(d)); due = due.Add(interval) {
+			time.Sleep(time.Until(due))
+			if !checkout(client, url, gzip) {
+				failed.Add(1)
+				continue
+			}
+			mine = append(mine, time.Since(due))
+		}
+		return mine
+	})
+}
+
+// perConnection runs each on conns goroutines, one per connection, and
+// makes one result of the latencies they return and the failures they
+// count.
+func perConnection(conns int, each func(c int, failed *atomic.Int64) []time.Duration) result {
 	var failed atomic.Int64
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := 0; c < conns; c++ {
-		wg.Go(func() {
-			var mine []time.Duration
-			due := start.Add(interval * time.Duration(c) / time.Duration(conns))
-			for ; due.Before(start.Add(d)); due = due.Add(interval) {
-				time.Sleep(time.Until(due))
-				if !checkout(client, url, gzip) {
-					failed.Add(1)
-					continue
-				}
-				mine = append(mine, time.Since(due))
-			}
-			lats[c] = mine
-		})
+		wg.Go(func() { lats[c] = each(c, &failed) })
 	}
 	wg.Wait()
-	return gather(start, failed.Load(), lats)
+	res := result{duration: time.Since(start), errors: int(failed.Load())}
+	for _, l := range lats {
+		res.lat = append(res.lat, l...)
+	}
+	slices.Sort(res.lat)
+	res.requests = len(res.lat)
+	return res
 }
 
 // loadClient is a client keeping conns connections alive, and the
@@ -112,17 +119,6 @@ func checkout(client *http.Client, url string, gzip bool) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode < 500
-}
-
-// gather makes one result of each connection's latencies.
-func gather(start time.Time, failed int64, lats [][]time.Duration) result {
-	res := result{duration: time.Since(start), errors: int(failed)}
-	for _, l := range lats {
-		res.lat = append(res.lat, l...)
-	}
-	slices.Sort(res.lat)
-	res.requests = len(res.lat)
-	return res
 }
 
 // ttfb measures the time to the first byte of a GET and reads the whole
