@@ -7,8 +7,7 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
-
-	"github.com/saletrack/caddy-saletrack/sale"
+	"github.com/saletrack/caddy-saletrack/delivery"
 )
 
 func init() {
@@ -23,7 +22,7 @@ func init() {
 //	POST /sale_track/flush         retry everything now, ignoring backoff
 //
 // Admin routes are provisioned before the apps, so each request looks up
-// the running deliveries rather than holding on to an app.
+// the running pipelines rather than holding on to an app.
 type Admin struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -47,7 +46,7 @@ func (Admin) Routes() []caddy.AdminRoute {
 // statsView is one delivery's stats, named by its storage directory.
 type statsView struct {
 	StorageDir string `json:"storage_dir"`
-	sale.Stats
+	delivery.Stats
 }
 
 func handleStats(w http.ResponseWriter, r *http.Request) error {
@@ -73,7 +72,7 @@ func handleDead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := chooseDelivery(r)
+	d, err := choosePipeline(r)
 	if err != nil {
 		return err
 	}
@@ -88,7 +87,7 @@ func handleReplay(w http.ResponseWriter, r *http.Request) error {
 	if err := requireMethod(r, http.MethodPost); err != nil {
 		return err
 	}
-	d, err := chooseDelivery(r)
+	d, err := choosePipeline(r)
 	if err != nil {
 		return err
 	}
@@ -110,9 +109,9 @@ func handleFlush(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// chooseDelivery picks the delivery a request means: the only one, or the
+// choosePipeline picks the delivery a request means: the only one, or the
 // one named by ?storage_dir= when a process runs several.
-func chooseDelivery(r *http.Request) (*delivery, error) {
+func choosePipeline(r *http.Request) (*pipeline, error) {
 	all := liveDeliveries()
 	if dir := r.URL.Query().Get("storage_dir"); dir != "" {
 		for _, d := range all {
@@ -128,7 +127,7 @@ func chooseDelivery(r *http.Request) (*delivery, error) {
 	case 1:
 		return all[0], nil
 	}
-	return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("several sale_track deliveries run: name one with ?storage_dir=")}
+	return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("several sale_track pipelines run: name one with ?storage_dir=")}
 }
 
 func requireMethod(r *http.Request, method string) error {

@@ -12,25 +12,25 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
-	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults of the app's options. The delivery defaults are the sale
+// Defaults of the app's options. The delivery defaults are the delivery
 // package's own, so the two cannot drift apart.
 const (
-	DefaultConcurrency     = sale.DefaultConcurrency
-	DefaultBackoffBase     = sale.DefaultBackoffBase
-	DefaultBackoffCap      = sale.DefaultBackoffCap
-	DefaultMaxEventAge     = sale.DefaultMaxEventAge
-	DefaultShutdownTimeout = sale.DefaultShutdownTimeout
-	DefaultDedupWindow     = sale.DefaultDedupWindow
-	DefaultMaxStorage      = sale.DefaultOutboxMaxSize
-	DefaultSendTimeout     = sale.DefaultHTTPTimeout
+	DefaultConcurrency     = delivery.DefaultConcurrency
+	DefaultBackoffBase     = delivery.DefaultBackoffBase
+	DefaultBackoffCap      = delivery.DefaultBackoffCap
+	DefaultMaxEventAge     = delivery.DefaultMaxEventAge
+	DefaultShutdownTimeout = delivery.DefaultShutdownTimeout
+	DefaultDedupWindow     = delivery.DefaultDedupWindow
+	DefaultMaxStorage      = delivery.DefaultOutboxMaxSize
+	DefaultSendTimeout     = delivery.DefaultHTTPTimeout
 	DefaultFxMaxAge        = 7 * 24 * time.Hour
 	DefaultFxSource        = fx.DefaultURL
 )
@@ -118,7 +118,7 @@ type App struct {
 // order, so the http app may serve this config's handlers before Start has
 // set the delivery: ready lets a capture wait for it.
 type appRun struct {
-	delivery atomic.Pointer[delivery]
+	pipeline atomic.Pointer[pipeline]
 	ready    chan struct{}
 	readyOne sync.Once
 }
@@ -179,11 +179,11 @@ func (a *App) Validate() error {
 	if a.Endpoint != "" {
 		u, err := url.Parse(a.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", sale.RedactURL(a.Endpoint))
+			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", delivery.RedactURL(a.Endpoint))
 		}
 	}
 	if u, err := url.Parse(a.FxSource); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", sale.RedactURL(a.FxSource))
+		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", delivery.RedactURL(a.FxSource))
 	}
 	if a.Concurrency < 1 || a.Concurrency > 256 {
 		return fmt.Errorf("concurrency %d: want 1 to 256", a.Concurrency)
@@ -211,11 +211,11 @@ func (a *App) Validate() error {
 // so the delivery, its worker and its open database carry straight over.
 func (a *App) Start() error {
 	defer a.markReady()
-	d, err := acquireDelivery(a)
+	d, err := acquirePipeline(a)
 	if err != nil {
 		return err
 	}
-	a.run.delivery.Store(d)
+	a.run.pipeline.Store(d)
 	return nil
 }
 
@@ -224,12 +224,12 @@ func (a *App) Start() error {
 // failed after this app started), the settings of the config that stays
 // are put back.
 func (a *App) Stop() error {
-	d := a.run.delivery.Load()
+	d := a.run.pipeline.Load()
 	if d == nil {
 		return nil
 	}
 	d.release(a)
-	_, err := deliveries.Delete(a.storageDir)
+	_, err := pipelines.Delete(a.storageDir)
 	return err
 }
 
@@ -238,11 +238,11 @@ func (a *App) markReady() { a.run.readyOne.Do(func() { close(a.run.ready) }) }
 // startWait bounds how long a capture waits for its app to start.
 const startWait = 10 * time.Second
 
-// currentDelivery is this config's delivery; if the app has not started
+// currentPipeline is this config's delivery; if the app has not started
 // yet, it waits for Start, and failing that takes the process's delivery
 // for the same storage directory, if any.
-func (a *App) currentDelivery() *delivery {
-	if d := a.run.delivery.Load(); d != nil {
+func (a *App) currentPipeline() *pipeline {
+	if d := a.run.pipeline.Load(); d != nil {
 		return d
 	}
 	timer := time.NewTimer(startWait)
@@ -251,10 +251,10 @@ func (a *App) currentDelivery() *delivery {
 	case <-a.run.ready:
 	case <-timer.C:
 	}
-	if d := a.run.delivery.Load(); d != nil {
+	if d := a.run.pipeline.Load(); d != nil {
 		return d
 	}
-	return liveDelivery(a.storageDir)
+	return livePipeline(a.storageDir)
 }
 
 func (a *App) outboxPath() string { return filepath.Join(a.storageDir, "outbox.db") }

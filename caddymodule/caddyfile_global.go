@@ -11,8 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/dustin/go-humanize"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
-	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // parseGlobalOption reads the global sale_track block into the app. Syntax:
@@ -81,7 +81,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			u, perr := url.Parse(v)
 			if !strings.HasPrefix(v, "{") && (perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-				return d.Errf("%s %q: want an http:// or https:// URL", sub, sale.RedactURL(v))
+				return d.Errf("%s %q: want an http:// or https:// URL", sub, delivery.RedactURL(v))
 			}
 			*urls[sub] = v
 		case durations[sub] != nil:

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
@@ -15,9 +16,9 @@ import (
 // capture normalises a valid sale to USD and commits it to the outbox. It
 // returns once the sale is on disk; delivery happens in the background.
 func (a *App) capture(r *http.Request, ev *sale.Event) {
-	var res sale.EnqueueResult
+	var res delivery.EnqueueResult
 	var err error
-	if d := a.currentDelivery(); d != nil {
+	if d := a.currentPipeline(); d != nil {
 		d.convert(ev)
 		res, err = d.enqueue(ev)
 	} else {
@@ -31,7 +32,7 @@ func (a *App) capture(r *http.Request, ev *sale.Event) {
 		metricStorageFailure(ev.Route)
 		return
 	}
-	if res == sale.Duplicate {
+	if res == delivery.Duplicate {
 		setSaleVars(r, "duplicate", ev.InvoiceID, ev.ID)
 		metricDuplicate(ev.Route)
 		a.logger.Debug("duplicate sale not enqueued", zap.String("route", ev.Route), zap.String("invoice_id", ev.InvoiceID))
@@ -72,7 +73,7 @@ func (a *App) logFailed(ev *sale.Event, err error) {
 
 // convert records the sale's value in USD at the rate of its capture day.
 // A sale in a currency with no rate goes out in its own currency.
-func (d *delivery) convert(ev *sale.Event) {
+func (d *pipeline) convert(ev *sale.Event) {
 	if ev.Currency() == "USD" {
 		ev.USD = &sale.USDValue{Amount: ev.Amount}
 		return

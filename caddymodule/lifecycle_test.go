@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -41,7 +42,7 @@ func testRequest() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 // stays, so enqueueing it again is a duplicate.
 func committed(t *testing.T, a *App, invoice string) bool {
 	t.Helper()
-	ob, err := sale.OpenOutbox(a.outboxPath(), sale.OutboxOptions{})
+	ob, err := delivery.OpenOutbox(a.outboxPath(), delivery.OutboxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func committed(t *testing.T, a *App, invoice string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res == sale.Duplicate
+	return res == delivery.Duplicate
 }
 
 // Caddy starts apps in no fixed order: a capture that arrives before the
@@ -92,14 +93,14 @@ func TestEnqueueAfterDestructReachesTheFile(t *testing.T) {
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := a.run.delivery.Load()
+	d := a.run.pipeline.Load()
 	if err := a.Stop(); err != nil { // the last holder: the delivery is destroyed
 		t.Fatal(err)
 	}
-	if liveDelivery(a.storageDir) != nil {
+	if livePipeline(a.storageDir) != nil {
 		t.Fatal("the delivery is still live after the last Stop")
 	}
-	if res, err := d.enqueue(testSale("inv_after_stop")); err != nil || res != sale.Queued {
+	if res, err := d.enqueue(testSale("inv_after_stop")); err != nil || res != delivery.Queued {
 		t.Fatalf("late enqueue: %v, %v", res, err)
 	}
 	if !committed(t, a, "inv_after_stop") {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -97,8 +98,8 @@ func (statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (statsCollector) Collect(ch chan<- prometheus.Metric) {
-	var total sale.Stats
-	sinks := map[string]sale.SinkStats{}
+	var total delivery.Stats
+	sinks := map[string]delivery.SinkStats{}
 	for _, d := range liveDeliveries() {
 		st := d.emitter.Stats()
 		total.Queued += st.Queued

@@ -1,5 +1,5 @@
-// Package sale is the plain-Go core of caddy-saletrack: the sale event and
-// its wire payload, the field sources a sale is extracted from, validation,
-// and the delivery side (outbox, emitter, sinks). It does not import Caddy;
-// the caddymodule package adapts it to Caddy's lifecycle and requests.
+// Package sale is what a sale is and how it is read: the event and its
+// wire payload, the field sources a sale is extracted from, conditions,
+// timestamps, validation and the payment presets. It does not import Caddy
+// and knows nothing of delivery; package delivery gets each event out.
 package sale

@@ -1,12 +1,17 @@
 package sale
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bojanz/currency"
 
 	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/internal/jsonwrite"
 )
 
 // TimestampLayout is how the platform wants times: RFC 3339, UTC, milliseconds.
@@ -61,31 +66,89 @@ func (e *Event) Payload(sendUSD bool) []byte {
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"event":`...)
-	b = appendJSONString(b, e.Event)
+	b = jsonwrite.String(b, e.Event)
 	b = append(b, `,"timestamp":"`...)
 	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
 	b = append(b, `","customerExternalId":`...)
-	b = appendJSONString(b, e.CustomerExternalID)
-	b = appendOptional(b, "email", e.Email)
-	b = appendOptional(b, "name", e.Name)
+	b = jsonwrite.String(b, e.CustomerExternalID)
+	b = jsonwrite.Optional(b, "email", e.Email)
+	b = jsonwrite.Optional(b, "name", e.Name)
 	b = append(b, `,"currency":`...)
-	b = appendJSONString(b, amount.CurrencyCode())
+	b = jsonwrite.String(b, amount.CurrencyCode())
 	b = append(b, `,"amount":`...)
 	b = append(b, fx.JSONNumber(amount)...)
-	b = appendOptional(b, "invoiceId", e.InvoiceID)
-	b = appendOptional(b, "clickId", e.ClickID)
+	b = jsonwrite.Optional(b, "invoiceId", e.InvoiceID)
+	b = jsonwrite.Optional(b, "clickId", e.ClickID)
 	return append(b, '}')
 }
 
-// MarshalRecord encodes the whole event, bookkeeping included, for the
-// outbox, as json.Marshal would. UnmarshalRecord reads it back.
-func (e *Event) MarshalRecord() ([]byte, error) { return e.appendRecordJSON(make([]byte, 0, 512)) }
+// AppendRecord appends the whole event, bookkeeping included, as
+// json.Marshal(e) writes it: the encoding the outbox stores. DecodeRecord
+// reads it back.
+func (e *Event) AppendRecord(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"id":`...)
+	dst = jsonwrite.String(dst, e.ID)
+	dst = append(dst, `,"event":`...)
+	dst = jsonwrite.String(dst, e.Event)
+	dst = append(dst, `,"timestamp":`...)
+	if dst, err = jsonwrite.Time(dst, e.Timestamp); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"customerExternalId":`...)
+	dst = jsonwrite.String(dst, e.CustomerExternalID)
+	dst = jsonwrite.Optional(dst, "email", e.Email)
+	dst = jsonwrite.Optional(dst, "name", e.Name)
+	dst = append(dst, `,"amount":`...)
+	dst = jsonwrite.Amount(dst, e.Amount)
+	dst = jsonwrite.Optional(dst, "invoiceId", e.InvoiceID)
+	dst = jsonwrite.Optional(dst, "clickId", e.ClickID)
+	dst = jsonwrite.Optional(dst, "route", e.Route)
+	dst = append(dst, `,"capturedAt":`...)
+	if dst, err = jsonwrite.Time(dst, e.CapturedAt); err != nil {
+		return dst, err
+	}
+	if e.USD != nil {
+		dst = append(dst, `,"usd":{"amount":`...)
+		dst = jsonwrite.Amount(dst, e.USD.Amount)
+		dst = jsonwrite.Optional(dst, "rate", e.USD.Rate)
+		dst = jsonwrite.Optional(dst, "date", e.USD.Date)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
+}
 
-// UnmarshalRecord decodes an event written by MarshalRecord.
-func UnmarshalRecord(data []byte) (*Event, error) {
+// DecodeRecord decodes an event written by AppendRecord, or by any earlier
+// version: the record's JSON names never change.
+func DecodeRecord(data []byte) (*Event, error) {
 	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// ValidUTF8 reports whether every string of the event is valid UTF-8, so
+// that its record reads back as the very same event.
+func (e *Event) ValidUTF8() bool {
+	for _, s := range []string{e.ID, e.Event, e.CustomerExternalID, e.Email, e.Name, e.InvoiceID, e.ClickID, e.Route} {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return e.USD == nil || (utf8.ValidString(e.USD.Rate) && utf8.ValidString(e.USD.Date))
+}
+
+// EventID is the Idempotency-Key for a sale: "sale_" and 32 hex digits of
+// SHA-256 of the invoice id, so recapturing an invoice (a reloaded
+// thank-you page, a proxy restart) yields the same key; a random one when
+// there is no invoice id.
+func EventID(invoiceID string) string {
+	if invoiceID != "" {
+		sum := sha256.Sum256([]byte(invoiceID))
+		return "sale_" + hex.EncodeToString(sum[:16])
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "sale_" + hex.EncodeToString(b[:])
 }

@@ -38,20 +38,3 @@ func BenchmarkPayload(b *testing.B) {
 		ev.Payload(false)
 	}
 }
-
-// BenchmarkNewRecord: the outbox record a captured sale writes, encoded
-// without reflection.
-func BenchmarkNewRecord(b *testing.B) {
-	ev, err := orderSpec(b).Extract(benchBody, nil, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev.ID = EventID(ev.InvoiceID)
-	now := time.Now()
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, err := appendNewRecord(make([]byte, 0, 640), ev, now, now); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -1,0 +1,227 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+// DefaultHTTPTimeout bounds one delivery attempt to the platform.
+const DefaultHTTPTimeout = 10 * time.Second
+
+// drainLimit is how much of a response body is read to let the connection
+// be reused; a longer body is cut off and the connection dropped.
+const drainLimit = 64 << 10
+
+// HTTPSinkOptions configures delivery to the platform's Sale Track API.
+type HTTPSinkOptions struct {
+	Endpoint      string        // the platform's Sale Track URL, http or https
+	APIKey        string        // Authorization: Bearer <key>; never logged, never in an error string
+	SigningSecret string        // optional: Standard Webhooks headers; never logged
+	Timeout       time.Duration // 0 means 10s
+	UserAgent     string        // e.g. "caddy-saletrack/<version>"
+	SendUSD       bool          // payload uses ev.Payload(true)
+	// Connections is how many sends may be in flight at once (the
+	// emitter's concurrency); that many connections are kept open for
+	// reuse. 0 means DefaultConcurrency.
+	Connections int
+	Client      *http.Client // nil means a client with Timeout and Connections
+}
+
+// HTTPSink POSTs each sale to the platform. It is safe for concurrent use.
+type HTTPSink struct {
+	endpoint string
+	// where names the endpoint in errors: scheme, host and path only, so
+	// credentials in userinfo or the query never reach a log.
+	where     string
+	apiKey    string
+	secret    []byte
+	timeout   time.Duration
+	userAgent string
+	sendUSD   bool
+	client    *http.Client
+	ownClient bool // made here, so Close may close its idle connections
+	now       func() time.Time
+}
+
+// NewHTTPSink checks the options and returns a sink. The endpoint must be
+// an absolute http or https URL. A SigningSecret prefixed "whsec_" is
+// base64 after the prefix, as the Standard Webhooks spec has it; any other
+// secret is used as raw bytes.
+func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
+	u, err := url.Parse(opts.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The endpoint may carry credentials: name only what is safe.
+		return nil, fmt.Errorf("sale: http sink: endpoint %q is not an absolute http(s) URL", RedactURL(opts.Endpoint))
+	}
+	s := &HTTPSink{
+		endpoint:  opts.Endpoint,
+		where:     RedactURL(opts.Endpoint),
+		apiKey:    opts.APIKey,
+		timeout:   opts.Timeout,
+		userAgent: opts.UserAgent,
+		sendUSD:   opts.SendUSD,
+		client:    opts.Client,
+		now:       time.Now,
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultHTTPTimeout
+	}
+	if s.client == nil {
+		// An own transport, not http.DefaultTransport: Close must not drop
+		// other users' idle connections. The default keeps two idle
+		// connections per host, so with more sends in flight every other
+		// send would dial (and the platform accept) a new connection.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = max(opts.Connections, DefaultConcurrency)
+		transport.MaxIdleConns = max(transport.MaxIdleConns, transport.MaxIdleConnsPerHost)
+		s.client = &http.Client{Timeout: s.timeout, Transport: transport}
+		s.ownClient = true
+	}
+	if opts.SigningSecret != "" {
+		if rest, ok := strings.CutPrefix(opts.SigningSecret, "whsec_"); ok {
+			s.secret, err = base64.StdEncoding.DecodeString(rest)
+			if err != nil || len(s.secret) == 0 {
+				return nil, errors.New("sale: http sink: signing secret starts with whsec_ but the rest is not base64")
+			}
+		} else {
+			s.secret = []byte(opts.SigningSecret)
+		}
+	}
+	return s, nil
+}
+
+// Name is "http".
+func (s *HTTPSink) Name() string { return "http" }
+
+// Send POSTs the event's payload with its ID as the Idempotency-Key. A 2xx
+// is acceptance; anything else is a *SendError classified by
+// RetryableStatus; a transport failure is a plain (retryable) error.
+func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	body := ev.Payload(s.sendUSD)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sale: http sink: building request to %s: %s", s.where, s.redact(err.Error()))
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("Idempotency-Key", ev.ID)
+	if s.apiKey != "" {
+		h.Set("Authorization", "Bearer "+s.apiKey)
+	}
+	if s.userAgent != "" {
+		h.Set("User-Agent", s.userAgent)
+	}
+	if s.secret != nil {
+		ts := strconv.FormatInt(s.now().Unix(), 10)
+		h.Set("webhook-id", ev.ID)
+		h.Set("webhook-timestamp", ts)
+		h.Set("webhook-signature", "v1,"+s.sign(ev.ID, ts, body))
+	}
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		cause := transportCause(err)
+		return &transportError{where: s.where, msg: s.redact(cause.Error()), cause: cause}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+		return nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodySnippet))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+	return &SendError{
+		Permanent:  !RetryableStatus(resp.StatusCode),
+		Status:     resp.StatusCode,
+		Body:       s.redact(string(snippet)),
+		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), s.now()),
+		Err:        fmt.Errorf("POST %s", s.where),
+	}
+}
+
+// Close releases the idle connections of the client NewHTTPSink made; a
+// caller's Client is left alone. The sink still works after Close (it
+// dials again), so a send racing a config reload does not fail for it.
+func (s *HTTPSink) Close() error {
+	if s.ownClient {
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// sign is the Standard Webhooks signature: base64 HMAC-SHA256 over
+// "<id>.<timestamp>.<body>".
+func (s *HTTPSink) sign(id, ts string, body []byte) string {
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte(id))
+	mac.Write([]byte{'.'})
+	mac.Write([]byte(ts))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// redact removes the API key and signing secret from text that came from
+// elsewhere (an error, a response body that echoes the request).
+func (s *HTTPSink) redact(text string) string {
+	for _, secret := range []string{s.apiKey, string(s.secret)} {
+		if len(secret) >= 4 {
+			text = strings.ReplaceAll(text, secret, "[REDACTED]")
+		}
+	}
+	return text
+}
+
+// transportError is a failed round trip. Its message is built from the
+// redacted endpoint and the cause without the URL, and it unwraps to that
+// cause, not to the *url.Error: url.Error prints the full URL, and Go only
+// masks the password in it, not a username or query parameter holding a
+// key.
+type transportError struct {
+	where string
+	msg   string
+	cause error
+}
+
+// Error names the redacted endpoint and the cause.
+func (e *transportError) Error() string { return "sale: http sink: POST " + e.where + ": " + e.msg }
+
+// Unwrap returns the cause without its URL.
+func (e *transportError) Unwrap() error { return e.cause }
+
+// transportCause strips the *url.Error wrapper (and with it the URL).
+func transportCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// RedactURL keeps scheme, host and path: enough to tell endpoints apart,
+// never userinfo, query or fragment, where credentials may hide.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparseable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
