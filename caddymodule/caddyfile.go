@@ -96,7 +96,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if v != "response" && v != "request" {
 				return d.Errf("source %q: want response or request", v)
 			}
-			h.Source = v
+			h.Body = v
 		case "event":
 			v, err := oneArg(d)
 			if err != nil {

@@ -32,11 +32,11 @@ type Handler struct {
 	// medusa or saleor. Fields set here override the preset's. Default: none.
 	Preset string `json:"preset,omitempty"`
 
-	// Source is where the sale is read from: "response" (the shop's JSON
+	// Body is where the sale is read from: "response" (the shop's JSON
 	// answer) or "request" (a webhook body the shop receives; the sale counts
 	// only if the shop answers with a matching status). Default: response, or
 	// the preset's.
-	Source string `json:"source,omitempty"`
+	Body string `json:"source,omitempty"`
 
 	// Amount lists the sources of the sale amount, tried in order; the first
 	// that yields a value wins. A source starting with "{" is a placeholder
@@ -270,10 +270,10 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 		return
 	}
 	defer release()
-	h.capture(r, body)
+	h.extract(r, body)
 }
 
-func (h *Handler) capture(r *http.Request, body []byte) {
+func (h *Handler) extract(r *http.Request, body []byte) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	resolve := func(placeholder string) string {
 		if repl == nil {
@@ -308,7 +308,7 @@ func (h *Handler) capture(r *http.Request, body []byte) {
 		return
 	}
 	ev.Route = h.Route
-	h.app.capture(r, ev)
+	h.app.commit(r, ev)
 }
 
 // skip records a candidate that could not be read as a sale.
@@ -361,7 +361,7 @@ func (h *Handler) buildSpec() (*sale.Spec, bool, error) {
 		for k, v := range p.Fields {
 			fields[k] = v
 		}
-		when, unit, source = p.When, p.AmountUnit.String(), p.Source
+		when, unit, source = p.When, p.AmountUnit.String(), p.Body
 	}
 	if _, ok := fields["click_id"]; !ok {
 		// The variable first: click_cookie sets it from this request's own
@@ -387,8 +387,8 @@ func (h *Handler) buildSpec() (*sale.Spec, bool, error) {
 	if h.AmountUnit != "" {
 		unit = h.AmountUnit
 	}
-	if h.Source != "" {
-		source = h.Source
+	if h.Body != "" {
+		source = h.Body
 	}
 	spec := &sale.Spec{EventName: h.Event, DefaultCurrency: h.DefaultCurrency, When: when}
 	var err error

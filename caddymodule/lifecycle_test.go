@@ -32,7 +32,7 @@ func newTestApp(t *testing.T) *App {
 func testSale(invoice string) *sale.Event {
 	amount, _ := currency.NewAmount("10.00", "USD")
 	now := time.Now().UTC()
-	return &sale.Event{Event: "sale", Timestamp: now, CapturedAt: now, CustomerExternalID: "u1", Amount: amount, InvoiceID: invoice, Route: "test"}
+	return &sale.Event{EventName: "sale", Timestamp: now, CapturedAt: now, CustomerExternalID: "u1", Amount: amount, InvoiceID: invoice, Route: "test"}
 }
 
 func testRequest() *httptest.ResponseRecorder { return httptest.NewRecorder() }
@@ -62,7 +62,7 @@ func TestCaptureBeforeStartWaitsForIt(t *testing.T) {
 	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), testRequest(), nil)
 	done := make(chan struct{})
 	go func() {
-		a.capture(r, testSale("inv_before_start"))
+		a.commit(r, testSale("inv_before_start"))
 		close(done)
 	}()
 	select {

@@ -56,11 +56,11 @@ type deadRecord struct {
 	At       time.Time       `json:"at"`
 }
 
-// kill moves a queued event to the dead letters in one transaction.
+// bury moves a queued event to the dead letters in one transaction.
 // f describes the last failure; attempts counts it. due is the index entry
 // the event was leased under: for an undecodable record it is the only way
 // to find that entry.
-func (o *Outbox) kill(seq uint64, due []byte, reason string, f failure, at time.Time) error {
+func (o *Outbox) bury(seq uint64, due []byte, reason string, f failure, at time.Time) error {
 	var found bool
 	err := o.batch(fmt.Sprintf("dead-letter record %d", seq), func(tx *bolt.Tx) error {
 		found = false

@@ -257,9 +257,6 @@ func (e *Emitter) Replay(invoiceID string) (int, error) {
 	return n, err
 }
 
-// Outbox returns the outbox the emitter delivers from.
-func (e *Emitter) Outbox() *Outbox { return e.ob }
-
 // signal wakes the worker without blocking; one pending signal is enough.
 func (e *Emitter) signal() {
 	select {

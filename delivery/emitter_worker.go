@@ -169,7 +169,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 			counters.sent.Add(1)
 			if log.enabled(zap.DebugLevel) {
 				log.Debug("sink accepted sale", zap.String("sink", name),
-					zap.String("email", ev.Email), zap.String("name", ev.Name))
+					zap.String("email", ev.CustomerEmail), zap.String("name", ev.CustomerName))
 			}
 			if i == len(pending)-1 && permanent == nil && retryable == nil {
 				break // the last one: complete below, in one commit
@@ -259,7 +259,7 @@ func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, reason stri
 	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", f.sink),
 		zap.Int("status", f.status), zap.Int("attempts", it.rec.Attempts+1))
 	log.Debug("dead letter's last error", zap.String("sink", f.sink), zap.String("error", f.err))
-	if err := e.ob.kill(it.seq, it.due, reason, f, cfg.opts.Now()); err != nil {
+	if err := e.ob.bury(it.seq, it.due, reason, f, cfg.opts.Now()); err != nil {
 		log.Error("moving an event to the dead letters; it stays queued", zap.Error(err))
 		e.writeFailures.Add(1)
 	} else {

@@ -157,9 +157,6 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	return o, nil
 }
 
-// Path is the outbox file's location.
-func (o *Outbox) Path() string { return o.path }
-
 // Close closes the file after in-progress operations finish. Later calls
 // return ErrClosed; closing twice is not an error.
 func (o *Outbox) Close() error {

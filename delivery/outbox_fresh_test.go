@@ -69,7 +69,7 @@ func TestOutboxFreshEntryOfARolledBackSeq(t *testing.T) {
 	}
 
 	// A replay takes the next seq and drops what a rolled-back enqueue left.
-	if err := ob.kill(1, nil, "permanent: 422", failure{sink: "http", status: 422}, clock.Now()); err != nil {
+	if err := ob.bury(1, nil, "permanent: 422", failure{sink: "http", status: 422}, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ob.fresh.put(2, stale, obT0)
@@ -91,7 +91,7 @@ func TestOutboxFreshEntryOfARolledBackSeq(t *testing.T) {
 func TestOutboxFreshSkipsInvalidUTF8(t *testing.T) {
 	ob := obOpen(t, OutboxOptions{})
 	ev := obSale(t, "INV-UTF8", obT0)
-	ev.Name = "Bad \xff Name"
+	ev.CustomerName = "Bad \xff Name"
 	if _, err := ob.Enqueue(ev); err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +103,8 @@ func TestOutboxFreshSkipsInvalidUTF8(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "Bad \uFFFD Name" {
-		t.Errorf("name read back as %q", got.Name)
+	if got.CustomerName != "Bad \uFFFD Name" {
+		t.Errorf("name read back as %q", got.CustomerName)
 	}
 }
 

@@ -44,11 +44,11 @@ func obSale(t testing.TB, invoice string, capturedAt time.Time) *sale.Event {
 		t.Fatal(err)
 	}
 	return &sale.Event{
-		Event:              "sale",
+		EventName:          "sale",
 		Timestamp:          capturedAt,
 		CustomerExternalID: "cust-" + invoice,
-		Email:              "buyer@example.com",
-		Name:               "Ada Buyer",
+		CustomerEmail:      "buyer@example.com",
+		CustomerName:       "Ada Buyer",
 		Amount:             amount,
 		InvoiceID:          invoice,
 		ClickID:            "clk_1",

@@ -160,10 +160,10 @@ func TestOutboxStorageFull(t *testing.T) {
 	var seqs []uint64
 	for i := 0; i < 1000 && full == nil; i++ {
 		ev := obSale(t, fmt.Sprint("INV-", i), obT0)
-		ev.Name = strings.Repeat("n", 4000)
+		ev.CustomerName = strings.Repeat("n", 4000)
 		_, full = ob.Enqueue(ev)
 	}
-	if !errors.Is(full, ErrStorageFull) || !strings.Contains(full.Error(), ob.Path()) {
+	if !errors.Is(full, ErrStorageFull) || !strings.Contains(full.Error(), ob.path) {
 		t.Fatalf("filling a 256 KiB outbox: %v; want ErrStorageFull naming the file", full)
 	}
 	if ob.storageFailures.Load() != 1 {

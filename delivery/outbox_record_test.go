@@ -22,8 +22,8 @@ func recordEvent(t testing.TB) *sale.Event {
 		t.Fatal(err)
 	}
 	return &sale.Event{
-		ID: sale.EventID("inv_1"), Event: "sale", Timestamp: time.Date(2026, 4, 10, 14, 45, 10, 120000000, time.FixedZone("CEST", 2*3600)),
-		CustomerExternalID: "user_123", Email: "alex@example.com", Name: "Alex <Johnson> \xff",
+		ID: sale.EventID("inv_1"), EventName: "sale", Timestamp: time.Date(2026, 4, 10, 14, 45, 10, 120000000, time.FixedZone("CEST", 2*3600)),
+		CustomerExternalID: "user_123", CustomerEmail: "alex@example.com", CustomerName: "Alex <Johnson> \xff",
 		Amount: amount, InvoiceID: "inv_1", ClickID: "cl_42", Route: "shop.example/checkout",
 		CapturedAt: time.Date(2026, 4, 10, 12, 45, 10, 123456789, time.UTC),
 		USD:        &sale.USDValue{Amount: usd, Rate: "1.0894", Date: "2026-04-09"},

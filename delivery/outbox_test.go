@@ -75,7 +75,7 @@ func TestOutboxCommitAndReadBack(t *testing.T) {
 	if q := ob.queued.Load(); q != 2 {
 		t.Errorf("queued = %d, want 2", q)
 	}
-	info, err := os.Stat(ob.Path())
+	info, err := os.Stat(ob.path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,9 +46,6 @@ func NewFileSink(path string) (*FileSink, error) {
 // Name is "file".
 func (s *FileSink) Name() string { return "file" }
 
-// Path is the file's location.
-func (s *FileSink) Path() string { return s.path }
-
 // Send appends the event's line and fsyncs, so an accepted event is on
 // disk. A failed write is cut back off the file, so a retry does not leave
 // half a line in front of the whole one.

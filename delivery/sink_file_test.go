@@ -119,7 +119,7 @@ func TestFileSinkConcurrentSends(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		ev := obSale(t, fmt.Sprintf("INV-%02d", i), obT0)
-		ev.Name = string(bytes.Repeat([]byte{'a' + byte(i%26)}, 3000)) // long lines interleave if unguarded
+		ev.CustomerName = string(bytes.Repeat([]byte{'a' + byte(i%26)}, 3000)) // long lines interleave if unguarded
 		want = append(want, string(FileLine(ev)))
 		wg.Go(func() {
 			if err := sink.Send(context.Background(), ev); err != nil {

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -86,15 +85,4 @@ func (c *emitterCounters) sinkStats() map[string]SinkStats {
 		out[name] = SinkStats{Sent: sc.sent.Load(), Retried: sc.retried.Load(), Failed: sc.failed.Load()}
 	}
 	return out
-}
-
-// SinkNames returns the names in s.Sinks, sorted, for stable metric and
-// log output.
-func (s Stats) SinkNames() []string {
-	names := make([]string, 0, len(s.Sinks))
-	for name := range s.Sinks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }

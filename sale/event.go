@@ -25,11 +25,11 @@ type Event struct {
 	// one, so a sale captured twice carries the same key.
 	ID string `json:"id"`
 
-	Event              string          `json:"event"`
+	EventName          string          `json:"event"`
 	Timestamp          time.Time       `json:"timestamp"`
 	CustomerExternalID string          `json:"customerExternalId"`
-	Email              string          `json:"email,omitempty"`
-	Name               string          `json:"name,omitempty"`
+	CustomerEmail      string          `json:"email,omitempty"`
+	CustomerName       string          `json:"name,omitempty"`
 	Amount             currency.Amount `json:"amount"`
 	InvoiceID          string          `json:"invoiceId,omitempty"`
 	ClickID            string          `json:"clickId,omitempty"`
@@ -66,13 +66,13 @@ func (e *Event) Payload(sendUSD bool) []byte {
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"event":`...)
-	b = jsonwrite.String(b, e.Event)
+	b = jsonwrite.String(b, e.EventName)
 	b = append(b, `,"timestamp":"`...)
 	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
 	b = append(b, `","customerExternalId":`...)
 	b = jsonwrite.String(b, e.CustomerExternalID)
-	b = jsonwrite.Optional(b, "email", e.Email)
-	b = jsonwrite.Optional(b, "name", e.Name)
+	b = jsonwrite.Optional(b, "email", e.CustomerEmail)
+	b = jsonwrite.Optional(b, "name", e.CustomerName)
 	b = append(b, `,"currency":`...)
 	b = jsonwrite.String(b, amount.CurrencyCode())
 	b = append(b, `,"amount":`...)
@@ -90,15 +90,15 @@ func (e *Event) AppendRecord(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
 	dst = jsonwrite.String(dst, e.ID)
 	dst = append(dst, `,"event":`...)
-	dst = jsonwrite.String(dst, e.Event)
+	dst = jsonwrite.String(dst, e.EventName)
 	dst = append(dst, `,"timestamp":`...)
 	if dst, err = jsonwrite.Time(dst, e.Timestamp); err != nil {
 		return dst, err
 	}
 	dst = append(dst, `,"customerExternalId":`...)
 	dst = jsonwrite.String(dst, e.CustomerExternalID)
-	dst = jsonwrite.Optional(dst, "email", e.Email)
-	dst = jsonwrite.Optional(dst, "name", e.Name)
+	dst = jsonwrite.Optional(dst, "email", e.CustomerEmail)
+	dst = jsonwrite.Optional(dst, "name", e.CustomerName)
 	dst = append(dst, `,"amount":`...)
 	dst = jsonwrite.Amount(dst, e.Amount)
 	dst = jsonwrite.Optional(dst, "invoiceId", e.InvoiceID)
@@ -131,7 +131,7 @@ func DecodeRecord(data []byte) (*Event, error) {
 // ValidUTF8 reports whether every string of the event is valid UTF-8, so
 // that its record reads back as the very same event.
 func (e *Event) ValidUTF8() bool {
-	for _, s := range []string{e.ID, e.Event, e.CustomerExternalID, e.Email, e.Name, e.InvoiceID, e.ClickID, e.Route} {
+	for _, s := range []string{e.ID, e.EventName, e.CustomerExternalID, e.CustomerEmail, e.CustomerName, e.InvoiceID, e.ClickID, e.Route} {
 		if !utf8.ValidString(s) {
 			return false
 		}

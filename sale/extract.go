@@ -51,7 +51,7 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	// response cost. gjson does not fail on bad JSON, it finds nothing or
 	// something; a body that meets its conditions is validated before any
 	// field is read from it.
-	if ok, failed := s.holdsIn(body); !ok {
+	if ok, failed := s.conditionsHold(body); !ok {
 		return nil, &NotSaleError{Condition: failed}
 	}
 	var doc gjson.Result
@@ -62,7 +62,7 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 		doc = gjson.ParseBytes(body)
 	}
 
-	ev := &Event{Event: s.EventName, CapturedAt: now.UTC()}
+	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC()}
 	ev.InvoiceID = s.text(s.InvoiceID, doc, resolve)
 	reject := func(field, format string, args ...any) error {
 		return &RejectError{Field: field, Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
@@ -114,8 +114,8 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 		ev.Timestamp = t
 	}
 
-	ev.Email = s.text(s.Email, doc, resolve)
-	ev.Name = s.text(s.Name, doc, resolve)
+	ev.CustomerEmail = s.text(s.Email, doc, resolve)
+	ev.CustomerName = s.text(s.Name, doc, resolve)
 	ev.ClickID = s.text(s.ClickID, doc, resolve)
 	return ev, nil
 }

@@ -180,7 +180,7 @@ func TestConditions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		spec := &Spec{When: []Condition{tt.cond}}
-		ok, _ := spec.Holds(parse(body))
+		ok, _ := spec.conditionsHold([]byte(body))
 		if ok != tt.want {
 			t.Errorf("%s: holds = %v, want %v", tt.cond, ok, tt.want)
 		}

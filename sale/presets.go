@@ -14,9 +14,9 @@ import (
 // the shop must set and which documentation it was worked out from.
 type Preset struct {
 	Name string
-	// Source is "request" for a webhook the shop receives, "response" for
+	// Body is "request" for a webhook the shop receives, "response" for
 	// the shop's own JSON response.
-	Source string
+	Body string
 	// Fields maps a field's config name (amount, currency, invoice_id,
 	// customer_id, email, name, click_id, timestamp, amount_digits) to its
 	// sources, tried in order. A field the platform's payload does not
@@ -46,8 +46,8 @@ var presetRegistry = map[string]*Preset{
 	// A subscription-mode session has no PaymentIntent and gives its first
 	// invoice instead.
 	"stripe": {
-		Name:   "stripe",
-		Source: "request",
+		Name: "stripe",
+		Body: "request",
 		Fields: map[string][]string{
 			// client_reference_id is Stripe's documented place for the
 			// shop's own id on a Checkout Session; a PaymentIntent has only
@@ -94,8 +94,8 @@ var presetRegistry = map[string]*Preset{
 	// preset relies on financial_status and belongs on the route that
 	// receives orders/paid.
 	"shopify": {
-		Name:   "shopify",
-		Source: "request",
+		Name: "shopify",
+		Body: "request",
 		Fields: map[string][]string{
 			// Cart attributes set by the storefront become note_attributes;
 			// customer.id is Shopify's own customer id, the shop's customer
@@ -122,8 +122,8 @@ var presetRegistry = map[string]*Preset{
 
 	// Paddle Billing's transaction.completed webhook.
 	"paddle": {
-		Name:   "paddle",
-		Source: "request",
+		Name: "paddle",
+		Body: "request",
 		Fields: map[string][]string{
 			// custom_data is the shop's own key-value data, passed to
 			// Paddle.js or the API when the transaction is created. The
@@ -156,8 +156,8 @@ var presetRegistry = map[string]*Preset{
 
 	// Lemon Squeezy's order_created webhook (a JSON:API order resource).
 	"lemonsqueezy": {
-		Name:   "lemonsqueezy",
-		Source: "request",
+		Name: "lemonsqueezy",
+		Body: "request",
 		Fields: map[string][]string{
 			// checkout[custom][...] on the checkout link, or
 			// checkout_data.custom through the API, arrives as
@@ -186,8 +186,8 @@ var presetRegistry = map[string]*Preset{
 	// answered {"type":"order","data":{...}} in minor units and does not
 	// match.
 	"medusa": {
-		Name:   "medusa",
-		Source: "response",
+		Name: "medusa",
+		Body: "response",
 		Fields: map[string][]string{
 			// Cart metadata is copied to the order. customer_id is Medusa's
 			// customer (v2 creates one for guests too, per email). Neither
@@ -220,8 +220,8 @@ var presetRegistry = map[string]*Preset{
 	// query selects it (unaliased). An order exists only once payment is
 	// confirmed: with confirmationNeeded, or with errors, order is null.
 	"saleor": {
-		Name:   "saleor",
-		Source: "response",
+		Name: "saleor",
+		Body: "response",
 		Fields: map[string][]string{
 			// Checkout metadata (and checkoutComplete's metadata argument)
 			// is copied to the order; user.id is Saleor's customer, null for

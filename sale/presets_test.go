@@ -365,8 +365,8 @@ func TestPresetsAreWellFormed(t *testing.T) {
 		if p.Name != name {
 			t.Errorf("%s: Name is %q", name, p.Name)
 		}
-		if p.Source != "request" && p.Source != "response" {
-			t.Errorf("%s: Source %q", name, p.Source)
+		if p.Body != "request" && p.Body != "response" {
+			t.Errorf("%s: Source %q", name, p.Body)
 		}
 		for key, sources := range p.Fields {
 			if !keys[key] {
@@ -395,7 +395,7 @@ func TestPresetsAreWellFormed(t *testing.T) {
 		// Only a response's request came from the browser; a webhook
 		// request never carries the shop visitor's cookie.
 		for _, src := range spec.ClickID {
-			if src.Placeholder != "" && p.Source != "response" {
+			if src.Placeholder != "" && p.Body != "response" {
 				t.Errorf("%s: a webhook preset reads %s", name, src.Placeholder)
 			}
 		}

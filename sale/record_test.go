@@ -29,18 +29,18 @@ func recordTestEvents(t *testing.T) []*Event {
 	}
 	berlin := time.FixedZone("CEST", 2*3600)
 	full := &Event{
-		ID: EventID("inv_1"), Event: "sale", Timestamp: time.Date(2026, 4, 10, 14, 45, 10, 120000000, berlin),
-		CustomerExternalID: "user_123", Email: "alex@example.com", Name: "Alex <Johnson>",
+		ID: EventID("inv_1"), EventName: "sale", Timestamp: time.Date(2026, 4, 10, 14, 45, 10, 120000000, berlin),
+		CustomerExternalID: "user_123", CustomerEmail: "alex@example.com", CustomerName: "Alex <Johnson>",
 		Amount: amount("199.00", "EUR"), InvoiceID: "inv_1", ClickID: "cl_42", Route: "shop.example/checkout",
 		CapturedAt: time.Date(2026, 4, 10, 12, 45, 10, 123456789, time.UTC),
 		USD:        &USDValue{Amount: amount("216.78", "USD"), Rate: "1.0894", Date: "2026-04-09"},
 	}
-	minimal := &Event{ID: EventID(""), Event: "sale", CustomerExternalID: "u", Amount: amount("1999", "JPY")}
+	minimal := &Event{ID: EventID(""), EventName: "sale", CustomerExternalID: "u", Amount: amount("1999", "JPY")}
 	zero := &Event{}
-	usdOnly := &Event{ID: "x", Event: "sale", CustomerExternalID: "u", Amount: amount("5", "USD"), USD: &USDValue{Amount: amount("5", "USD")}}
+	usdOnly := &Event{ID: "x", EventName: "sale", CustomerExternalID: "u", Amount: amount("5", "USD"), USD: &USDValue{Amount: amount("5", "USD")}}
 	events := []*Event{full, minimal, zero, usdOnly}
 	for _, s := range trickyStrings {
-		events = append(events, &Event{ID: s, Event: s, CustomerExternalID: s, Email: s, Name: s,
+		events = append(events, &Event{ID: s, EventName: s, CustomerExternalID: s, CustomerEmail: s, CustomerName: s,
 			Amount: amount("0.5", "KWD"), InvoiceID: s, ClickID: s, Route: s, Timestamp: full.Timestamp, CapturedAt: full.CapturedAt,
 			USD: &USDValue{Amount: amount("1.63", "USD"), Rate: s, Date: s}})
 	}
@@ -82,7 +82,7 @@ func TestRecordRefusesTimesJSONCannotHold(t *testing.T) {
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("odd", 30)),
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("far", 25*3600)),
 	} {
-		ev := &Event{ID: "x", Event: "sale", CustomerExternalID: "u", Timestamp: ts}
+		ev := &Event{ID: "x", EventName: "sale", CustomerExternalID: "u", Timestamp: ts}
 		_, jsonErr := json.Marshal(ev)
 		_, err := ev.AppendRecord(nil)
 		if (jsonErr == nil) != (err == nil) {

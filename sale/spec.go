@@ -70,21 +70,10 @@ func (s *Spec) Check() error {
 	return nil
 }
 
-// Holds reports whether every condition holds for the body; when one does
-// not, it says which.
-func (s *Spec) Holds(body gjson.Result) (bool, string) {
-	for _, c := range s.When {
-		if !c.holds(body.Get(c.Path)) {
-			return false, c.String()
-		}
-	}
-	return true, ""
-}
-
-// holdsIn is Holds on the raw body. gjson.GetBytes copies only what each
-// path finds, where parsing the body first would copy all of it: for a
-// response that is not a sale, that copy was the largest allocation.
-func (s *Spec) holdsIn(body []byte) (bool, string) {
+// conditionsHold reports whether every condition holds for the raw body;
+// when one does not, it says which. gjson.GetBytes copies only what each
+// path finds, where parsing the body first would copy all of it.
+func (s *Spec) conditionsHold(body []byte) (bool, string) {
 	for _, c := range s.When {
 		if !c.holds(gjson.GetBytes(body, c.Path)) {
 			return false, c.String()

@@ -39,4 +39,3 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
-

@@ -13,9 +13,9 @@ import (
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
-// capture normalises a valid sale to USD and commits it to the outbox. It
+// commit normalises a valid sale to USD and commits it to the outbox. It
 // returns once the sale is on disk; delivery happens in the background.
-func (a *App) capture(r *http.Request, ev *sale.Event) {
+func (a *App) commit(r *http.Request, ev *sale.Event) {
 	var res delivery.EnqueueResult
 	var err error
 	if d := a.currentPipeline(); d != nil {
@@ -50,8 +50,8 @@ func (a *App) capture(r *http.Request, ev *sale.Event) {
 			zap.String("amount", fx.JSONNumber(ev.Amount)),
 			zap.String("currency", ev.Currency()),
 			zap.String("click_id", ev.ClickID),
-			zap.String("email", ev.Email),
-			zap.String("name", ev.Name))
+			zap.String("email", ev.CustomerEmail),
+			zap.String("name", ev.CustomerName))
 	}
 }
 
@@ -62,7 +62,7 @@ func (a *App) logFailed(ev *sale.Event, err error) {
 		zap.Error(err),
 		zap.String("route", ev.Route),
 		zap.String("event_id", ev.ID),
-		zap.String("event", ev.Event),
+		zap.String("event", ev.EventName),
 		zap.String("timestamp", ev.Timestamp.UTC().Format(sale.TimestampLayout)),
 		zap.String("customer_id", ev.CustomerExternalID),
 		zap.String("amount", fx.JSONNumber(ev.Amount)),
