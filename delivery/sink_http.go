@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -61,10 +62,10 @@ type HTTPSink struct {
 // base64 after the prefix, as the Standard Webhooks spec has it; any other
 // secret is used as raw bytes.
 func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
-	u, err := url.Parse(opts.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	err := httpcheck.URL(opts.Endpoint)
+	if err != nil {
 		// The endpoint may carry credentials: name only what is safe.
-		return nil, fmt.Errorf("sale: http sink: endpoint %q is not an absolute http(s) URL", RedactURL(opts.Endpoint))
+		return nil, fmt.Errorf("sale: http sink: endpoint %q: %w", RedactURL(opts.Endpoint), err)
 	}
 	s := &HTTPSink{
 		endpoint:  opts.Endpoint,

@@ -9,13 +9,14 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
 )
 
 // Defaults for FetcherOptions.
@@ -109,9 +110,8 @@ func NewFetcher(opts FetcherOptions) (*Fetcher, error) {
 	if f.url == "" {
 		f.url = DefaultURL
 	}
-	u, err := url.Parse(f.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("rates feed URL %q: want an absolute http(s) URL", f.url)
+	if err := httpcheck.URL(f.url); err != nil {
+		return nil, fmt.Errorf("rates feed URL %q: %w", f.url, err)
 	}
 	if opts.CacheDir != "" {
 		f.cachePath = filepath.Join(opts.CacheDir, CacheFile)

@@ -1,0 +1,54 @@
+package httpcheck
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://platform.example/v1/track/sale":  true,
+		"http://127.0.0.1:9/eurofxref-daily.xml":  true,
+		"HTTPS://platform.example/x":              true,
+		"https://user:pw@platform.example/x?k=v":  true,
+		"https://[::1]:8443/x":                    true,
+		"":                                        false,
+		"ftp://platform.example/x":                false,
+		"platform.example/x":                      false,
+		"/v1/track/sale":                          false,
+		"https://:443/x":                          false,
+		"https:///x":                              false,
+		"http:platform.example":                   false,
+		"https://platform example/x":              false,
+		"https://platform.example:port/x":         false,
+		"https://{env.SALETRACK_HOST}/track/sale": false,
+	} {
+		if err := URL(raw); (err == nil) != ok {
+			t.Errorf("URL(%q) = %v, want ok=%v", raw, err, ok)
+		}
+	}
+}
+
+// HeaderValue passes exactly the values that reach the server as they were
+// sent.
+func TestHeaderValueAgreesWithNetHTTP(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("X-Key")
+	}))
+	defer srv.Close()
+	for _, key := range []string{"sk_live_42", "a b", "a\tb", "k\r", "k\n", "k\x00", "k\x7f", " k", "k ", "k\t", "ключ"} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
+		req.Header.Set("X-Key", key)
+		got = ""
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		arrived := err == nil && got == key
+		if check := HeaderValue(key); (check == nil) != arrived {
+			t.Errorf("HeaderValue(%q) = %v, but sent it arrived=%v (%q, %v)", key, check, arrived, got, err)
+		}
+	}
+}
