@@ -86,10 +86,7 @@ func NewBook(history []*Rates, overrides map[string]string) (*Book, error) {
 		}
 		byDate[r.Date] = r
 	}
-	b := &Book{
-		history:   make([]*Rates, 0, len(byDate)),
-		overrides: make(map[string]*apd.Decimal, len(overrides)),
-	}
+	b := &Book{history: make([]*Rates, 0, len(byDate))}
 	for _, r := range byDate {
 		b.history = append(b.history, copyRates(r))
 	}
@@ -97,27 +94,82 @@ func NewBook(history []*Rates, overrides map[string]string) (*Book, error) {
 	if n := len(b.history); n > MaxHistory {
 		b.history = b.history[n-MaxHistory:]
 	}
-	for raw, text := range overrides {
-		code, err := NormalizeCode(raw)
-		if err != nil {
-			return nil, fmt.Errorf("rate override: %w", err)
-		}
-		if code == "USD" {
-			return nil, errors.New("rate override: USD converts to itself and takes no rate")
-		}
-		d, err := parseDecimal(text)
-		if err != nil {
-			return nil, fmt.Errorf("rate override for %s: %w", code, err)
-		}
-		if d.Sign() <= 0 {
-			return nil, fmt.Errorf("rate override for %s: %q is not positive", code, text)
-		}
-		if _, dup := b.overrides[code]; dup {
-			return nil, fmt.Errorf("rate override for %s given twice", code)
-		}
-		b.overrides[code] = d
+	var err error
+	if b.overrides, err = parseOverrides(overrides); err != nil {
+		return nil, fmt.Errorf("rate override: %w", err)
 	}
 	return b, nil
+}
+
+// A RateError is a static rate that NewBook refuses.
+type RateError struct {
+	// Code is the currency, normalized; "" when the code is not one.
+	Code string
+	Err  error
+}
+
+// Error names the currency, when it is one, and what is wrong.
+func (e *RateError) Error() string {
+	if e.Code == "" {
+		return e.Err.Error()
+	}
+	return e.Code + ": " + e.Err.Error()
+}
+
+// Unwrap returns what is wrong, without the currency.
+func (e *RateError) Unwrap() error { return e.Err }
+
+// CheckRate checks one static rate as NewBook takes it and returns the
+// normalized code: code must be an ISO 4217 currency other than USD, and
+// text its USD per unit as a positive decimal in JSON number syntax
+// ("0.2723", "2723e-4"). A failure is a *RateError.
+func CheckRate(code, text string) (string, error) {
+	c, _, err := parseOverride(code, text)
+	return c, err
+}
+
+// CheckRates checks a set of static rates as NewBook takes them: each as
+// CheckRate does, and no currency twice ("aed" and "AED" are one). A
+// failure is a *RateError.
+func CheckRates(overrides map[string]string) error {
+	_, err := parseOverrides(overrides)
+	return err
+}
+
+func parseOverrides(overrides map[string]string) (map[string]*apd.Decimal, error) {
+	// Sorted, so that of several mistakes the same one is reported each time.
+	codes := make([]string, 0, len(overrides))
+	for raw := range overrides {
+		codes = append(codes, raw)
+	}
+	sort.Strings(codes)
+	out := make(map[string]*apd.Decimal, len(overrides))
+	for _, raw := range codes {
+		code, d, err := parseOverride(raw, overrides[raw])
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[code]; dup {
+			return nil, &RateError{Code: code, Err: errors.New("given twice")}
+		}
+		out[code] = d
+	}
+	return out, nil
+}
+
+func parseOverride(raw, text string) (string, *apd.Decimal, error) {
+	code, err := NormalizeCode(raw)
+	if err != nil {
+		return "", nil, &RateError{Err: err}
+	}
+	if code == "USD" {
+		return "", nil, &RateError{Code: code, Err: errors.New("USD converts to itself and takes no rate")}
+	}
+	d, err := parsePositive(text)
+	if err != nil {
+		return "", nil, &RateError{Code: code, Err: err}
+	}
+	return code, d, nil
 }
 
 func copyRates(r *Rates) *Rates {

@@ -285,3 +285,43 @@ func TestNewBookCopiesRates(t *testing.T) {
 		t.Errorf("after changing the input: %+v, %v; want 12.45", c, err)
 	}
 }
+
+// CheckRate, which config validation calls, refuses exactly the rates
+// NewBook refuses, so a config `caddy validate` passes never fails at start.
+func TestCheckRateAgreesWithNewBook(t *testing.T) {
+	tests := []struct {
+		code, text string
+		want       string // the error, "" for none
+	}{
+		{"AED", "0.2723", ""},
+		{"aed", "2723e-4", ""},
+		{"AED", " 0.2723", ""},
+		{"USD", "1", `USD: USD converts to itself and takes no rate`},
+		{"AED", "0e5", `AED: "0e5" is not a positive decimal`},
+		{"AED", "0.0e3", `AED: "0.0e3" is not a positive decimal`},
+		{"AED", "-0.27", `AED: "-0.27" is not a positive decimal`},
+		{"AED", "0", `AED: "0" is not a positive decimal`},
+		{"AED", "0,27", `AED: "0,27" is not a number`},
+		{"AED", "1e200", `AED: "1e200" is out of range`},
+		{"XXQ", "1", `"XXQ" is not an ISO 4217 currency code`},
+	}
+	for _, tt := range tests {
+		_, err := CheckRate(tt.code, tt.text)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("CheckRate(%q, %q) = %v, want %q", tt.code, tt.text, err, tt.want)
+		}
+		var re *RateError
+		if err != nil && !errors.As(err, &re) {
+			t.Errorf("CheckRate(%q, %q) = %T, want a *RateError", tt.code, tt.text, err)
+		}
+		overrides := map[string]string{tt.code: tt.text}
+		_, bookErr := NewBook(nil, overrides)
+		if (bookErr == nil) != (err == nil) || (CheckRates(overrides) == nil) != (err == nil) {
+			t.Errorf("%s %q: CheckRate says %v, CheckRates %v, NewBook %v", tt.code, tt.text, err, CheckRates(overrides), bookErr)
+		}
+	}
+	dup := map[string]string{"KWD": "3.26", "kwd": "3.27"}
+	if err := CheckRates(dup); fmt.Sprint(err) != "KWD: given twice" {
+		t.Errorf("CheckRates(%v) = %v, want KWD: given twice", dup, err)
+	}
+}

@@ -219,7 +219,7 @@ func TestRefreshKeepsLastGoodRates(t *testing.T) {
 		{"truncated", tuesday[:len(tuesday)-200], "not a gesmes:Envelope", http.StatusOK},
 		{"partial", feedXML("2024-07-02", func(r [][2]string) [][2]string { return r[:5] }), "only 5 currencies", http.StatusOK},
 		{"no USD", feedXML("2024-07-02", dropRate("USD")), "no USD rate", http.StatusOK},
-		{"bad rate", feedXML("2024-07-02", setRate("JPY", "-1")), "not positive", http.StatusOK},
+		{"bad rate", feedXML("2024-07-02", setRate("JPY", "-1")), "not a positive decimal", http.StatusOK},
 		{"dated in the future", feedXML("2024-07-09", nil), "in the future", http.StatusOK},
 		{"too large", strings.Repeat(" ", maxFeedBytes+1), "larger than", http.StatusOK},
 	}

@@ -193,18 +193,29 @@ func checkCode(code string) error {
 	return nil
 }
 
-// parseRate reads a rate with the same JSON-number grammar as amounts
-// ("1,0705" and "NaN" are refused) and requires it to be positive.
+// parseRate reads a feed's rate for a currency.
 func parseRate(code, text string) (*apd.Decimal, error) {
 	if err := checkCode(code); err != nil {
 		return nil, err
 	}
-	d, err := parseDecimal(text)
+	d, err := parsePositive(text)
 	if err != nil {
 		return nil, fmt.Errorf("rate for %s: %w", code, err)
 	}
+	return d, nil
+}
+
+// parsePositive reads a rate, of the feed or configured, with the same
+// JSON-number grammar as amounts ("1,0705" and "NaN" are refused). Zero
+// in any notation ("0e5", "0.0e3") is refused with the negatives: no
+// amount converts at that rate.
+func parsePositive(text string) (*apd.Decimal, error) {
+	d, err := parseDecimal(text)
+	if err != nil {
+		return nil, err
+	}
 	if d.Sign() <= 0 {
-		return nil, fmt.Errorf("rate for %s: %q is not positive", code, text)
+		return nil, fmt.Errorf("%q is not a positive decimal", text)
 	}
 	return d, nil
 }

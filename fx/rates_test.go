@@ -123,7 +123,7 @@ func TestParseECBRejects(t *testing.T) {
 		{"no USD", feedXML("2024-06-28", dropRate("USD")), "no USD rate"},
 		{"partial feed", feedXML("2024-06-28", func(r [][2]string) [][2]string { return r[:19] }), "only 19 currencies, want at least 20"},
 		{"zero rate", feedXML("2024-06-28", setRate("JPY", "0")), "rate for JPY"},
-		{"negative rate", feedXML("2024-06-28", setRate("JPY", "-171.94")), `"-171.94" is not positive`},
+		{"negative rate", feedXML("2024-06-28", setRate("JPY", "-171.94")), `"-171.94" is not a positive decimal`},
 		{"non-numeric rate", feedXML("2024-06-28", setRate("GBP", "n/a")), `rate for GBP: "n/a" is not a number`},
 		{"decimal comma", feedXML("2024-06-28", setRate("USD", "1,0705")), `"1,0705" is not a number`},
 		{"empty rate", feedXML("2024-06-28", setRate("CHF", "")), `rate for CHF: "" is not a number`},
