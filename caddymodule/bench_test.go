@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/saletrack/caddy-saletrack/sale"
 	"go.uber.org/zap"
 )
 
@@ -39,14 +40,14 @@ func newBenchHandler(b *testing.B) *Handler {
 	h := &Handler{
 		Amount: []string{"order.total"}, Currency: []string{"order.currency"}, InvoiceID: []string{"order.id"},
 		CustomerID: []string{"order.customer.id"}, Email: []string{"order.customer.email"},
-		Name: []string{"[order.customer.first_name,order.customer.last_name]"}, When: []Condition{{Path: "order.status", Values: []string{"paid"}}},
+		Name: []string{"[order.customer.first_name,order.customer.last_name]"}, When: []sale.Condition{{Path: "order.status", Values: []string{"paid"}}},
 		MaxBody: DefaultMaxBody, Status: []int{2}, Route: "bench",
 	}
-	spec, fromRequest, err := h.buildSpec()
+	spec, err := sale.BuildSpec(h.specConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	h.spec, h.fromRequest, h.app, h.logger = spec, fromRequest, app, zap.NewNop()
+	h.spec, h.app, h.logger = spec, app, zap.NewNop()
 	h.wants = h.wantsResponse
 	return h
 }

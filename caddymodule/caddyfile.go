@@ -60,21 +60,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	file, line := d.File(), d.Line()
 	if d.NextArg() {
 		h.Preset = d.Val()
-		if _, ok := sale.LookupPreset(h.Preset); !ok {
-			return d.Errf("unknown preset %q (known: %s)", h.Preset, strings.Join(sale.PresetNames(), ", "))
+		if _, err := sale.LookupPreset(h.Preset); err != nil {
+			return d.Errf("%v", err)
 		}
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	sources := map[string]*[]string{
-		"amount": &h.Amount, "currency": &h.Currency, "invoice_id": &h.InvoiceID,
-		"customer_id": &h.CustomerID, "email": &h.Email, "name": &h.Name,
-		"click_id": &h.ClickID, "timestamp": &h.Timestamp, "amount_digits": &h.AmountDigits,
-	}
+	sources := h.fieldSources()
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if target, ok := sources[sub]; ok {
+		if target, ok := sources[sale.Field(sub)]; ok {
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
@@ -136,7 +132,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := sale.ValidatePath(args[0]); err != nil {
 				return d.Errf("when: %v", err)
 			}
-			h.When = append(h.When, Condition{Path: args[0], Values: args[1:]})
+			h.When = append(h.When, sale.Condition{Path: args[0], Values: args[1:]})
 		case "status":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -155,24 +151,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			size, err := humanize.ParseBytes(v)
-			if err != nil || size == 0 || size > 1<<30 {
-				return d.Errf("max_body %q: want a size from 1B to 1GiB, such as 1MiB", v)
+			if err != nil {
+				return d.Errf("max_body %q: want a size such as 1MiB", v)
+			}
+			// A size past int64 becomes negative here, which the rule refuses.
+			if err := checkMaxBody(int64(size)); err != nil {
+				return d.Errf("%v", err)
 			}
 			h.MaxBody = int64(size)
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}
 	}
-	if h.Preset == "" {
-		required := []struct {
-			name    string
-			sources []string
-		}{{"amount", h.Amount}, {"customer_id", h.CustomerID}}
-		for _, r := range required {
-			if len(r.sources) == 0 {
-				return fmt.Errorf("sale_track: %s is required (or a preset that gives it), at %s:%d", r.name, file, line)
-			}
-		}
+	// Everything Provision would refuse is refused here, at the directive's
+	// line: the spec is built the one way production builds it.
+	if _, err := sale.BuildSpec(h.specConfig()); err != nil {
+		return fmt.Errorf("sale_track: %v, at %s:%d", err, file, line)
 	}
 	return nil
 }
@@ -180,15 +174,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // parseStatus reads a code (201) or a class (2xx), as Caddy's response
 // matchers do.
 func parseStatus(s string) (int, error) {
-	if len(s) == 3 && strings.HasSuffix(strings.ToLower(s), "xx") {
-		class := int(s[0] - '0')
-		if class >= 1 && class <= 5 {
-			return class, nil
-		}
-		return 0, fmt.Errorf("%q is not a status class (1xx to 5xx)", s)
-	}
 	code, err := strconv.Atoi(s)
-	if err != nil || code < 100 || code > 599 {
+	switch {
+	case len(s) == 3 && strings.HasSuffix(strings.ToLower(s), "xx"):
+		code, err = int(s[0]-'0'), nil // a class, as in JSON
+	case code < 100:
+		code = 0 // a bare class number is written 2xx here
+	}
+	if err != nil || checkStatus(code) != nil {
 		return 0, fmt.Errorf("%q is not a status code (100 to 599) or class (2xx)", s)
 	}
 	return code, nil

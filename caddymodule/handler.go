@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -89,8 +88,9 @@ type Handler struct {
 	// Default: USD.
 	DefaultCurrency string `json:"default_currency,omitempty"`
 
-	// When lists conditions that must all hold for a body to be a sale.
-	When []Condition `json:"when,omitempty"`
+	// When lists conditions that must all hold for a body to be a sale;
+	// given here, they replace the preset's. Default: the preset's, or none.
+	When []sale.Condition `json:"when,omitempty"`
 
 	// Status lists the response statuses that may carry a sale: a full code
 	// (201) or a class (2 for 2xx). Default: [2].
@@ -105,20 +105,35 @@ type Handler struct {
 	// preset's name, or "default".
 	Route string `json:"route,omitempty"`
 
-	spec        *sale.Spec
-	fromRequest bool
-	wants       func(int, http.Header) bool // h.wantsResponse, bound once
-	app         *App
-	logger      *zap.Logger
+	spec   *sale.Spec
+	wants  func(int, http.Header) bool // h.wantsResponse, bound once
+	app    *App
+	logger *zap.Logger
 }
 
-// Condition is one `when` line: the gjson Path must be truthy (exist, and
-// not be false, null, 0 or empty) or, with Values, equal one of them.
-type Condition struct {
-	// Path is a gjson path into the body.
-	Path string `json:"path"`
-	// Values are the accepted values (gjson's String() of the path). Optional.
-	Values []string `json:"values,omitempty"`
+// fieldSources maps each sale field to the config field that lists its
+// sources: the Caddyfile parser fills them through it and Provision reads
+// them through it, so a field is named in sale.Fields alone.
+func (h *Handler) fieldSources() map[sale.Field]*[]string {
+	return map[sale.Field]*[]string{
+		sale.FieldAmount: &h.Amount, sale.FieldCurrency: &h.Currency, sale.FieldInvoiceID: &h.InvoiceID,
+		sale.FieldCustomerID: &h.CustomerID, sale.FieldEmail: &h.Email, sale.FieldName: &h.Name,
+		sale.FieldClickID: &h.ClickID, sale.FieldTimestamp: &h.Timestamp, sale.FieldAmountDigits: &h.AmountDigits,
+	}
+}
+
+// specConfig is what this handler's config says, for sale.BuildSpec.
+func (h *Handler) specConfig() sale.SpecConfig {
+	fields := map[sale.Field][]string{}
+	for name, sources := range h.fieldSources() {
+		if len(*sources) > 0 {
+			fields[name] = *sources
+		}
+	}
+	return sale.SpecConfig{
+		Preset: h.Preset, Body: h.Body, Fields: fields, EventName: h.Event,
+		AmountUnit: h.AmountUnit, DefaultCurrency: h.DefaultCurrency, When: h.When,
+	}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -133,11 +148,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Caddy creates with its defaults when the config has none.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	spec, fromRequest, err := h.buildSpec()
+	spec, err := sale.BuildSpec(h.specConfig())
 	if err != nil {
 		return err
 	}
-	h.spec, h.fromRequest = spec, fromRequest
+	h.spec = spec
 	h.wants = h.wantsResponse
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -162,19 +177,35 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks what Provision could not fix.
 func (h *Handler) Validate() error {
-	if h.MaxBody < 0 {
-		return fmt.Errorf("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	for _, code := range h.Status {
-		if !validStatus(code) {
-			return fmt.Errorf("status %d is neither a status code (100-599) nor a class (1-5)", code)
+		if err := checkStatus(code); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func validStatus(code int) bool {
-	return (code >= 1 && code <= 5) || (code >= 100 && code <= 599)
+// MaxMaxBody bounds max_body: the copy is held in memory.
+const MaxMaxBody = 1 << 30
+
+// checkMaxBody is the rule for max_body, in bytes.
+func checkMaxBody(n int64) error {
+	if n < 1 || n > MaxMaxBody {
+		return fmt.Errorf("max_body %d: want a size from 1B to 1GiB, such as 1MiB", n)
+	}
+	return nil
+}
+
+// checkStatus is the rule for a status entry: a code (100-599) or a class
+// (1-5, written 1xx-5xx in a Caddyfile).
+func checkStatus(code int) error {
+	if (code >= 1 && code <= 5) || (code >= 100 && code <= 599) {
+		return nil
+	}
+	return fmt.Errorf("status %d: want a status code (100 to 599) or a class (2xx)", code)
 }
 
 // ServeHTTP passes the request on, watching the exchange; once the upstream
@@ -184,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	var reqCopy *bodyCopy
-	if h.fromRequest {
+	if h.spec.FromRequest {
 		if r.Body == nil || r.Body == http.NoBody {
 			return next.ServeHTTP(w, r)
 		}
@@ -206,7 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // wantsResponse reports whether a response may carry a sale and so is worth
 // copying: a matching status and a JSON body that is not an event stream.
 func (h *Handler) wantsResponse(status int, header http.Header) bool {
-	if h.fromRequest || status == http.StatusNoContent || status == http.StatusNotModified {
+	if h.spec.FromRequest || status == http.StatusNoContent || status == http.StatusNotModified {
 		return false
 	}
 	return h.statusMatches(status) && isJSON(header.Get("Content-Type"))
@@ -232,7 +263,7 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 	var raw []byte
 	var encoding string
 	switch {
-	case h.fromRequest:
+	case h.spec.FromRequest:
 		body, overflow := reqCopy.result()
 		if !h.statusMatches(status) {
 			h.logger.Debug("webhook not accepted by the shop, no sale", zap.String("route", h.Route), zap.Int("status", status))
@@ -345,76 +376,6 @@ func setSaleVars(r *http.Request, status, invoiceID, eventID string) {
 // hijacked and nothing about it is a sale.
 func isUpgrade(r *http.Request) bool {
 	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
-}
-
-// buildSpec merges the preset, the defaults and the config's own fields
-// into the spec extraction runs on.
-func (h *Handler) buildSpec() (*sale.Spec, bool, error) {
-	fields := map[string][]string{}
-	var when []sale.Condition
-	unit, source := "", ""
-	if h.Preset != "" {
-		p, ok := sale.LookupPreset(h.Preset)
-		if !ok {
-			return nil, false, fmt.Errorf("preset %q is unknown (known: %s)", h.Preset, strings.Join(sale.PresetNames(), ", "))
-		}
-		for k, v := range p.Fields {
-			fields[k] = v
-		}
-		when, unit, source = p.When, p.AmountUnit.String(), p.Body
-	}
-	if _, ok := fields["click_id"]; !ok {
-		// The variable first: click_cookie sets it from this request's own
-		// ?clickId=, the newest click, which beats an older cookie.
-		fields["click_id"] = []string{"{http.vars.click_id}", "{http.request.cookie.clickId}"}
-	}
-	own := map[string][]string{
-		"amount": h.Amount, "currency": h.Currency, "invoice_id": h.InvoiceID,
-		"customer_id": h.CustomerID, "email": h.Email, "name": h.Name,
-		"click_id": h.ClickID, "timestamp": h.Timestamp, "amount_digits": h.AmountDigits,
-	}
-	for k, v := range own {
-		if len(v) > 0 {
-			fields[k] = v
-		}
-	}
-	if len(h.When) > 0 {
-		when = when[:0:0]
-		for _, c := range h.When {
-			when = append(when, sale.Condition{Path: c.Path, Values: c.Values})
-		}
-	}
-	if h.AmountUnit != "" {
-		unit = h.AmountUnit
-	}
-	if h.Body != "" {
-		source = h.Body
-	}
-	spec := &sale.Spec{EventName: h.Event, DefaultCurrency: h.DefaultCurrency, When: when}
-	var err error
-	if spec.AmountUnit, err = fx.ParseUnit(unit); err != nil {
-		return nil, false, err
-	}
-	targets := map[string]*[]sale.Source{
-		"amount": &spec.Amount, "currency": &spec.Currency, "invoice_id": &spec.InvoiceID,
-		"customer_id": &spec.CustomerID, "email": &spec.Email, "name": &spec.Name,
-		"click_id": &spec.ClickID, "timestamp": &spec.Timestamp, "amount_digits": &spec.AmountDigits,
-	}
-	for name, target := range targets {
-		if *target, err = sale.ParseSources(fields[name]); err != nil {
-			return nil, false, fmt.Errorf("%s: %v", name, err)
-		}
-	}
-	if err := spec.Check(); err != nil {
-		return nil, false, err
-	}
-	switch source {
-	case "", "response":
-		return spec, false, nil
-	case "request":
-		return spec, true, nil
-	}
-	return nil, false, fmt.Errorf("source %q: want response or request", source)
 }
 
 // Interface guards

@@ -63,60 +63,60 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 
 	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC()}
-	ev.InvoiceID = s.text(s.InvoiceID, doc, resolve)
-	reject := func(field, format string, args ...any) error {
-		return &RejectError{Field: field, Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
+	ev.InvoiceID = s.text(s.Sources[FieldInvoiceID], doc, resolve)
+	reject := func(field Field, format string, args ...any) error {
+		return &RejectError{Field: string(field), Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
 	}
 
-	ev.CustomerExternalID = s.text(s.CustomerID, doc, resolve)
+	ev.CustomerExternalID = s.text(s.Sources[FieldCustomerID], doc, resolve)
 	if ev.CustomerExternalID == "" {
 		// Never generated or guessed: a new id would break the lead-to-sale chain.
-		return nil, reject("customer_id", "no source yielded a value (%s)", describe(s.CustomerID))
+		return nil, reject(FieldCustomerID, "no source yielded a value (%s)", describe(s.Sources[FieldCustomerID]))
 	}
 
 	code := s.DefaultCurrency
-	if v, ok := first(s.Currency, doc, resolve); ok {
+	if v, ok := first(s.Sources[FieldCurrency], doc, resolve); ok {
 		c, err := fx.NormalizeCode(v.text)
 		if err != nil {
-			return nil, reject("currency", "%v (%s)", err, describeOne(v.source))
+			return nil, reject(FieldCurrency, "%v (%s)", err, describeOne(v.source))
 		}
 		code = strings.Clone(c) // not a slice of the body; see text
 	}
 
 	digits := -1
-	if v, ok := first(s.AmountDigits, doc, resolve); ok {
+	if v, ok := first(s.Sources[FieldAmountDigits], doc, resolve); ok {
 		n, err := strconv.Atoi(v.text)
 		if err != nil || n < 0 || n > 18 {
-			return nil, reject("amount_digits", "%q is not a number of digits from 0 to 18 (%s)", v.text, describeOne(v.source))
+			return nil, reject(FieldAmountDigits, "%q is not a number of digits from 0 to 18 (%s)", v.text, describeOne(v.source))
 		}
 		digits = n
 	}
 
-	v, ok := first(s.Amount, doc, resolve)
+	v, ok := first(s.Sources[FieldAmount], doc, resolve)
 	if !ok {
-		return nil, reject("amount", "no source yielded a value (%s)", describe(s.Amount))
+		return nil, reject(FieldAmount, "no source yielded a value (%s)", describe(s.Sources[FieldAmount]))
 	}
 	amount, err := fx.ParseAmount(v.text, code, s.AmountUnit, digits)
 	if err != nil {
-		return nil, reject("amount", "%v (%s)", err, describeOne(v.source))
+		return nil, reject(FieldAmount, "%v (%s)", err, describeOne(v.source))
 	}
 	if amount.IsNegative() {
-		return nil, reject("amount", "%s is negative: refunds are not sales (%s)", v.text, describeOne(v.source))
+		return nil, reject(FieldAmount, "%s is negative: refunds are not sales (%s)", v.text, describeOne(v.source))
 	}
 	ev.Amount = amount
 
 	ev.Timestamp = ev.CapturedAt.Truncate(time.Millisecond)
-	if v, ok := first(s.Timestamp, doc, resolve); ok {
+	if v, ok := first(s.Sources[FieldTimestamp], doc, resolve); ok {
 		t, err := ParseTimestamp(v.text)
 		if err != nil {
-			return nil, reject("timestamp", "%v (%s)", err, describeOne(v.source))
+			return nil, reject(FieldTimestamp, "%v (%s)", err, describeOne(v.source))
 		}
 		ev.Timestamp = t
 	}
 
-	ev.CustomerEmail = s.text(s.Email, doc, resolve)
-	ev.CustomerName = s.text(s.Name, doc, resolve)
-	ev.ClickID = s.text(s.ClickID, doc, resolve)
+	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
+	ev.CustomerName = s.text(s.Sources[FieldName], doc, resolve)
+	ev.ClickID = s.text(s.Sources[FieldClickID], doc, resolve)
 	return ev, nil
 }
 

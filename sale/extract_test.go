@@ -21,17 +21,17 @@ func mustSources(t testing.TB, list ...string) []Source {
 }
 
 func orderSpec(t testing.TB) *Spec {
-	s := &Spec{
-		Amount:     mustSources(t, "order.total"),
-		Currency:   mustSources(t, "order.currency"),
-		InvoiceID:  mustSources(t, "order.id"),
-		CustomerID: mustSources(t, "customer.id", "{http.request.header.X-Customer}"),
-		Email:      mustSources(t, "customer.email"),
-		Name:       mustSources(t, "[customer.first,customer.last]"),
-		ClickID:    mustSources(t, "{http.request.cookie.clickId}"),
-		Timestamp:  mustSources(t, "order.created_at"),
-	}
-	if err := s.Check(); err != nil {
+	s, err := BuildSpec(SpecConfig{Fields: map[Field][]string{
+		FieldAmount:     {"order.total"},
+		FieldCurrency:   {"order.currency"},
+		FieldInvoiceID:  {"order.id"},
+		FieldCustomerID: {"customer.id", "{http.request.header.X-Customer}"},
+		FieldEmail:      {"customer.email"},
+		FieldName:       {"[customer.first,customer.last]"},
+		FieldClickID:    {"{http.request.cookie.clickId}"},
+		FieldTimestamp:  {"order.created_at"},
+	}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -149,7 +149,7 @@ func TestExtractCapsLongStrings(t *testing.T) {
 func TestAmountDigitsFromPayload(t *testing.T) {
 	spec := orderSpec(t)
 	spec.AmountUnit = fx.Minor
-	spec.AmountDigits = mustSources(t, "currency_minor_unit")
+	spec.Sources[FieldAmountDigits] = mustSources(t, "currency_minor_unit")
 	ev, err := spec.Extract([]byte(`{"currency_minor_unit":0,"order":{"id":"x","total":"4500","currency":"EUR"},"customer":{"id":"u"}}`), nil, captureTime)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package sale
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/saletrack/caddy-saletrack/fx"
 )
@@ -17,11 +18,9 @@ type Preset struct {
 	// Body is "request" for a webhook the shop receives, "response" for
 	// the shop's own JSON response.
 	Body string
-	// Fields maps a field's config name (amount, currency, invoice_id,
-	// customer_id, email, name, click_id, timestamp, amount_digits) to its
-	// sources, tried in order. A field the platform's payload does not
-	// carry is absent.
-	Fields     map[string][]string
+	// Fields maps a field to its sources, tried in order. A field the
+	// platform's payload does not carry is absent.
+	Fields     map[Field][]string
 	AmountUnit fx.Unit
 	// When lists the conditions that must all hold for a body to be a sale.
 	When []Condition
@@ -48,29 +47,29 @@ var presetRegistry = map[string]*Preset{
 	"stripe": {
 		Name: "stripe",
 		Body: "request",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// client_reference_id is Stripe's documented place for the
 			// shop's own id on a Checkout Session; a PaymentIntent has only
 			// metadata.
-			"customer_id": {"data.object.client_reference_id", "data.object.metadata.customer_id"},
-			"email":       {"data.object.customer_details.email", "data.object.customer_email", "data.object.receipt_email"},
-			"name":        {"data.object.customer_details.name", "data.object.shipping.name"},
-			"currency":    {"data.object.currency"},
-			"amount":      {"data.object.amount_total", "data.object.amount_received"},
+			FieldCustomerID: {"data.object.client_reference_id", "data.object.metadata.customer_id"},
+			FieldEmail:      {"data.object.customer_details.email", "data.object.customer_email", "data.object.receipt_email"},
+			FieldName:       {"data.object.customer_details.name", "data.object.shipping.name"},
+			FieldCurrency:   {"data.object.currency"},
+			FieldAmount:     {"data.object.amount_total", "data.object.amount_received"},
 			// Stripe's minor units follow ISO 4217 except for ISK, which
 			// its API keeps two-decimal (100 is 1 króna), and MGA, which it
 			// treats as zero-decimal. Each path yields [2] or [0] for that
 			// currency only and nothing otherwise, so every other currency
 			// keeps its ISO digits.
-			"amount_digits": {
+			FieldAmountDigits: {
 				`[@this]|#(data.object.currency=="isk")#|#.!2`,
 				`[@this]|#(data.object.currency=="mga")#|#.!0`,
 			},
-			"invoice_id": {"data.object.payment_intent", "data.object.invoice", "data.object.id"},
-			"click_id":   {"data.object.metadata.click_id"},
+			FieldInvoiceID: {"data.object.payment_intent", "data.object.invoice", "data.object.id"},
+			FieldClickID:   {"data.object.metadata.click_id"},
 			// The event's creation time: for a delayed payment, when it
 			// succeeded rather than when the session was opened.
-			"timestamp": {"created"},
+			FieldTimestamp: {"created"},
 		},
 		AmountUnit: fx.Minor,
 		When: []Condition{
@@ -96,21 +95,21 @@ var presetRegistry = map[string]*Preset{
 	"shopify": {
 		Name: "shopify",
 		Body: "request",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// Cart attributes set by the storefront become note_attributes;
 			// customer.id is Shopify's own customer id, the shop's customer
 			// id when the lead was tracked with it.
-			"customer_id": {`note_attributes.#(name=="customer_id").value`, "customer.id"},
-			"email":       {"email", "contact_email", "customer.email"},
-			"name":        {"[customer.first_name,customer.last_name]", "billing_address.name"},
+			FieldCustomerID: {`note_attributes.#(name=="customer_id").value`, "customer.id"},
+			FieldEmail:      {"email", "contact_email", "customer.email"},
+			FieldName:       {"[customer.first_name,customer.last_name]", "billing_address.name"},
 			// The shop's currency and amounts in it (not the presentment
 			// currency the buyer saw); current_total_price reflects order
 			// edits made before payment.
-			"currency":   {"currency", "total_price_set.shop_money.currency_code"},
-			"amount":     {"current_total_price", "total_price", "total_price_set.shop_money.amount"},
-			"invoice_id": {"id", "admin_graphql_api_id"},
-			"click_id":   {`note_attributes.#(name=="click_id").value`},
-			"timestamp":  {"processed_at", "created_at"},
+			FieldCurrency:  {"currency", "total_price_set.shop_money.currency_code"},
+			FieldAmount:    {"current_total_price", "total_price", "total_price_set.shop_money.amount"},
+			FieldInvoiceID: {"id", "admin_graphql_api_id"},
+			FieldClickID:   {`note_attributes.#(name=="click_id").value`},
+			FieldTimestamp: {"processed_at", "created_at"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{
@@ -124,20 +123,20 @@ var presetRegistry = map[string]*Preset{
 	"paddle": {
 		Name: "paddle",
 		Body: "request",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// custom_data is the shop's own key-value data, passed to
 			// Paddle.js or the API when the transaction is created. The
 			// payload carries no customer email or name, only Paddle's ctm_
 			// id, which is not the shop's.
-			"customer_id": {"data.custom_data.customer_id"},
-			"currency":    {"data.currency_code", "data.details.totals.currency_code"},
+			FieldCustomerID: {"data.custom_data.customer_id"},
+			FieldCurrency:   {"data.currency_code", "data.details.totals.currency_code"},
 			// grand_total is after discount, tax and credit, before
 			// payments: what the customer paid. A string in the currency's
 			// lowest denomination.
-			"amount":     {"data.details.totals.grand_total", "data.details.totals.total"},
-			"invoice_id": {"data.id", "data.invoice_number"},
-			"click_id":   {"data.custom_data.click_id"},
-			"timestamp":  {"occurred_at", "data.billed_at"},
+			FieldAmount:    {"data.details.totals.grand_total", "data.details.totals.total"},
+			FieldInvoiceID: {"data.id", "data.invoice_number"},
+			FieldClickID:   {"data.custom_data.click_id"},
+			FieldTimestamp: {"occurred_at", "data.billed_at"},
 		},
 		AmountUnit: fx.Minor,
 		When: []Condition{
@@ -158,18 +157,18 @@ var presetRegistry = map[string]*Preset{
 	"lemonsqueezy": {
 		Name: "lemonsqueezy",
 		Body: "request",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// checkout[custom][...] on the checkout link, or
 			// checkout_data.custom through the API, arrives as
 			// meta.custom_data.
-			"customer_id": {"meta.custom_data.customer_id"},
-			"email":       {"data.attributes.user_email"},
-			"name":        {"data.attributes.user_name"},
-			"currency":    {"data.attributes.currency"},
-			"amount":      {"data.attributes.total"},
-			"invoice_id":  {"data.attributes.identifier", "data.id"},
-			"click_id":    {"meta.custom_data.click_id"},
-			"timestamp":   {"data.attributes.created_at"},
+			FieldCustomerID: {"meta.custom_data.customer_id"},
+			FieldEmail:      {"data.attributes.user_email"},
+			FieldName:       {"data.attributes.user_name"},
+			FieldCurrency:   {"data.attributes.currency"},
+			FieldAmount:     {"data.attributes.total"},
+			FieldInvoiceID:  {"data.attributes.identifier", "data.id"},
+			FieldClickID:    {"meta.custom_data.click_id"},
+			FieldTimestamp:  {"data.attributes.created_at"},
 		},
 		AmountUnit: fx.Minor,
 		When: []Condition{
@@ -188,22 +187,22 @@ var presetRegistry = map[string]*Preset{
 	"medusa": {
 		Name: "medusa",
 		Body: "response",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// Cart metadata is copied to the order. customer_id is Medusa's
 			// customer (v2 creates one for guests too, per email). Neither
 			// is in the route's default fields: the storefront asks for them
 			// with ?fields=+metadata,+customer_id.
-			"customer_id": {"order.metadata.customer_id", "order.customer_id", "order.customer.id"},
-			"email":       {"order.email"},
-			"name": {
+			FieldCustomerID: {"order.metadata.customer_id", "order.customer_id", "order.customer.id"},
+			FieldEmail:      {"order.email"},
+			FieldName: {
 				"[order.billing_address.first_name,order.billing_address.last_name]",
 				"[order.shipping_address.first_name,order.shipping_address.last_name]",
 			},
-			"currency":   {"order.currency_code"},
-			"amount":     {"order.total"},
-			"invoice_id": {"order.id", "order.display_id"},
-			"click_id":   {"order.metadata.click_id", presetClickVar, presetClickCookie},
-			"timestamp":  {"order.created_at"},
+			FieldCurrency:  {"order.currency_code"},
+			FieldAmount:    {"order.total"},
+			FieldInvoiceID: {"order.id", "order.display_id"},
+			FieldClickID:   {"order.metadata.click_id", presetClickVar, presetClickCookie},
+			FieldTimestamp: {"order.created_at"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{
@@ -222,21 +221,21 @@ var presetRegistry = map[string]*Preset{
 	"saleor": {
 		Name: "saleor",
 		Body: "response",
-		Fields: map[string][]string{
+		Fields: map[Field][]string{
 			// Checkout metadata (and checkoutComplete's metadata argument)
 			// is copied to the order; user.id is Saleor's customer, null for
 			// a guest.
-			"customer_id": {`data.checkoutComplete.order.metadata.#(key=="customer_id").value`, "data.checkoutComplete.order.user.id"},
-			"email":       {"data.checkoutComplete.order.userEmail", "data.checkoutComplete.order.user.email"},
-			"name": {
+			FieldCustomerID: {`data.checkoutComplete.order.metadata.#(key=="customer_id").value`, "data.checkoutComplete.order.user.id"},
+			FieldEmail:      {"data.checkoutComplete.order.userEmail", "data.checkoutComplete.order.user.email"},
+			FieldName: {
 				"[data.checkoutComplete.order.billingAddress.firstName,data.checkoutComplete.order.billingAddress.lastName]",
 				"[data.checkoutComplete.order.user.firstName,data.checkoutComplete.order.user.lastName]",
 			},
-			"currency":   {"data.checkoutComplete.order.total.gross.currency"},
-			"amount":     {"data.checkoutComplete.order.total.gross.amount"},
-			"invoice_id": {"data.checkoutComplete.order.id", "data.checkoutComplete.order.number"},
-			"click_id":   {`data.checkoutComplete.order.metadata.#(key=="click_id").value`, presetClickVar, presetClickCookie},
-			"timestamp":  {"data.checkoutComplete.order.created"},
+			FieldCurrency:  {"data.checkoutComplete.order.total.gross.currency"},
+			FieldAmount:    {"data.checkoutComplete.order.total.gross.amount"},
+			FieldInvoiceID: {"data.checkoutComplete.order.id", "data.checkoutComplete.order.number"},
+			FieldClickID:   {`data.checkoutComplete.order.metadata.#(key=="click_id").value`, presetClickVar, presetClickCookie},
+			FieldTimestamp: {"data.checkoutComplete.order.created"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{
@@ -248,13 +247,17 @@ var presetRegistry = map[string]*Preset{
 }
 
 // LookupPreset finds a preset by name. It returns a copy the caller may
-// modify.
-func LookupPreset(name string) (*Preset, bool) {
+// modify; an unknown name is an error that lists the known ones.
+func LookupPreset(name string) (*Preset, error) {
 	p, ok := presetRegistry[name]
 	if !ok {
-		return nil, false
+		return nil, unknownPresetError(name)
 	}
-	return p.clone(), true
+	return p.clone(), nil
+}
+
+func unknownPresetError(name string) error {
+	return fmt.Errorf("unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
 }
 
 // PresetNames lists the presets, sorted.
@@ -267,50 +270,17 @@ func PresetNames() []string {
 	return names
 }
 
-// Spec builds the Spec this preset describes, for callers without
-// overrides and for tests.
-func (p *Preset) Spec() (*Spec, error) {
-	s := &Spec{AmountUnit: p.AmountUnit}
-	targets := map[string]*[]Source{
-		"amount":        &s.Amount,
-		"currency":      &s.Currency,
-		"invoice_id":    &s.InvoiceID,
-		"customer_id":   &s.CustomerID,
-		"email":         &s.Email,
-		"name":          &s.Name,
-		"click_id":      &s.ClickID,
-		"timestamp":     &s.Timestamp,
-		"amount_digits": &s.AmountDigits,
-	}
-	for _, key := range presetSortedKeys(p.Fields) {
-		target, ok := targets[key]
-		if !ok {
-			return nil, fmt.Errorf("preset %s: unknown field %q", p.Name, key)
-		}
-		sources, err := ParseSources(p.Fields[key])
-		if err != nil {
-			return nil, fmt.Errorf("preset %s: %s: %v", p.Name, key, err)
-		}
-		*target = sources
-	}
-	s.When = clonePresetConditions(p.When)
-	if err := s.Check(); err != nil {
-		return nil, fmt.Errorf("preset %s: %v", p.Name, err)
-	}
-	return s, nil
-}
-
 func (p *Preset) clone() *Preset {
 	c := *p
-	c.Fields = make(map[string][]string, len(p.Fields))
+	c.Fields = make(map[Field][]string, len(p.Fields))
 	for k, v := range p.Fields {
 		c.Fields[k] = append([]string(nil), v...)
 	}
-	c.When = clonePresetConditions(p.When)
+	c.When = cloneConditions(p.When)
 	return &c
 }
 
-func clonePresetConditions(in []Condition) []Condition {
+func cloneConditions(in []Condition) []Condition {
 	if in == nil {
 		return nil
 	}
@@ -319,13 +289,4 @@ func clonePresetConditions(in []Condition) []Condition {
 		out[i] = Condition{Path: c.Path, Values: append([]string(nil), c.Values...)}
 	}
 	return out
-}
-
-func presetSortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -159,11 +159,7 @@ func presetFixture(t *testing.T, preset, file string) []byte {
 
 func presetSpec(t *testing.T, name string) *Spec {
 	t.Helper()
-	p, ok := LookupPreset(name)
-	if !ok {
-		t.Fatalf("no preset %q", name)
-	}
-	spec, err := p.Spec()
+	spec, err := BuildSpec(SpecConfig{Preset: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +168,34 @@ func presetSpec(t *testing.T, name string) *Spec {
 
 func presetResolver(vars map[string]string) Resolver {
 	return func(placeholder string) string { return vars[placeholder] }
+}
+
+// expected is the outcome a case asks for, as presetOutcome writes it.
+func (tc presetCase) expected() string {
+	switch {
+	case tc.notSale != "":
+		return "not a sale: " + tc.notSale
+	case tc.rejectField != "":
+		return "rejected: " + tc.rejectField
+	}
+	return "sale: " + tc.want
+}
+
+// presetOutcome is what spec makes of a case's fixture: the payload, the
+// condition that failed, or the field that was rejected.
+func presetOutcome(t *testing.T, spec *Spec, preset string, tc presetCase) string {
+	ev, err := spec.Extract(presetFixture(t, preset, tc.file), presetResolver(tc.vars), presetCaptureTime)
+	var notSale *NotSaleError
+	var reject *RejectError
+	switch {
+	case errors.As(err, &notSale):
+		return "not a sale: " + notSale.Condition
+	case errors.As(err, &reject):
+		return "rejected: " + reject.Field
+	case err != nil:
+		return "error: " + err.Error()
+	}
+	return "sale: " + string(ev.Payload(false))
 }
 
 func TestPresetFixtures(t *testing.T) {
@@ -184,28 +208,8 @@ func TestPresetFixtures(t *testing.T) {
 		spec := presetSpec(t, name)
 		for _, tc := range cases {
 			t.Run(name+"/"+strings.TrimSuffix(tc.file, ".json"), func(t *testing.T) {
-				ev, err := spec.Extract(presetFixture(t, name, tc.file), presetResolver(tc.vars), presetCaptureTime)
-				var notSale *NotSaleError
-				var reject *RejectError
-				switch {
-				case tc.notSale != "":
-					if !errors.As(err, &notSale) {
-						t.Fatalf("got (%v, %v), want a *NotSaleError", ev, err)
-					}
-					if notSale.Condition != tc.notSale {
-						t.Fatalf("failed condition %q, want %q", notSale.Condition, tc.notSale)
-					}
-				case tc.rejectField != "":
-					if !errors.As(err, &reject) || reject.Field != tc.rejectField {
-						t.Fatalf("got (%v, %v), want a *RejectError on %s", ev, err, tc.rejectField)
-					}
-				default:
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got := string(ev.Payload(false)); got != tc.want {
-						t.Fatalf("payload\n got %s\nwant %s", got, tc.want)
-					}
+				if got, want := presetOutcome(t, spec, name, tc), tc.expected(); got != want {
+					t.Fatalf("\n got %s\nwant %s", got, want)
 				}
 			})
 		}
@@ -350,16 +354,15 @@ func TestPresetNames(t *testing.T) {
 	if !sort.StringsAreSorted(PresetNames()) {
 		t.Fatal("not sorted")
 	}
-	if _, ok := LookupPreset("woocommerce"); ok {
-		t.Fatal("unknown preset found")
+	if _, err := LookupPreset("woocommerce"); err == nil || !strings.Contains(err.Error(), "known: lemonsqueezy, medusa") {
+		t.Fatalf("unknown preset: %v; want an error listing the known ones", err)
+	}
+	if _, err := BuildSpec(SpecConfig{Preset: "woocommerce"}); err == nil {
+		t.Fatal("BuildSpec accepted an unknown preset")
 	}
 }
 
 func TestPresetsAreWellFormed(t *testing.T) {
-	keys := map[string]bool{
-		"amount": true, "currency": true, "invoice_id": true, "customer_id": true, "email": true,
-		"name": true, "click_id": true, "timestamp": true, "amount_digits": true,
-	}
 	for _, name := range PresetNames() {
 		p, _ := LookupPreset(name)
 		if p.Name != name {
@@ -369,14 +372,14 @@ func TestPresetsAreWellFormed(t *testing.T) {
 			t.Errorf("%s: Source %q", name, p.Body)
 		}
 		for key, sources := range p.Fields {
-			if !keys[key] {
-				t.Errorf("%s: unknown field %q", name, key)
+			if _, err := ParseField(string(key)); err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
 			if len(sources) == 0 {
 				t.Errorf("%s: %s has no sources", name, key)
 			}
 		}
-		for _, required := range []string{"amount", "currency", "customer_id", "invoice_id", "timestamp", "click_id"} {
+		for _, required := range []Field{FieldAmount, FieldCurrency, FieldCustomerID, FieldInvoiceID, FieldTimestamp, FieldClickID} {
 			if len(p.Fields[required]) == 0 {
 				t.Errorf("%s: no %s", name, required)
 			}
@@ -384,7 +387,7 @@ func TestPresetsAreWellFormed(t *testing.T) {
 		if len(p.When) == 0 {
 			t.Errorf("%s: no conditions: every body would be a sale", name)
 		}
-		spec, err := p.Spec()
+		spec, err := buildSpec(p, SpecConfig{})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -394,7 +397,7 @@ func TestPresetsAreWellFormed(t *testing.T) {
 		}
 		// Only a response's request came from the browser; a webhook
 		// request never carries the shop visitor's cookie.
-		for _, src := range spec.ClickID {
+		for _, src := range spec.Sources[FieldClickID] {
 			if src.Placeholder != "" && p.Body != "response" {
 				t.Errorf("%s: a webhook preset reads %s", name, src.Placeholder)
 			}
@@ -404,14 +407,14 @@ func TestPresetsAreWellFormed(t *testing.T) {
 
 func TestLookupPresetReturnsCopy(t *testing.T) {
 	p, _ := LookupPreset("stripe")
-	p.Fields["amount"][0] = "changed"
-	p.Fields["email"] = nil
+	p.Fields[FieldAmount][0] = "changed"
+	p.Fields[FieldEmail] = nil
 	p.When[0].Values[0] = "changed"
 	p.When = append(p.When, Condition{Path: "x"})
 	p.AmountUnit = fx.Major
 
 	again, _ := LookupPreset("stripe")
-	if again.Fields["amount"][0] != "data.object.amount_total" || len(again.Fields["email"]) == 0 ||
+	if again.Fields[FieldAmount][0] != "data.object.amount_total" || len(again.Fields[FieldEmail]) == 0 ||
 		again.When[0].Values[0] != "checkout.session.completed" || len(again.When) != 3 || again.AmountUnit != fx.Minor {
 		t.Fatalf("the registry was modified through a copy: %+v", again)
 	}
@@ -419,18 +422,18 @@ func TestLookupPresetReturnsCopy(t *testing.T) {
 
 func TestPresetSpecErrors(t *testing.T) {
 	p, _ := LookupPreset("lemonsqueezy")
-	p.Fields["total"] = []string{"data.attributes.total"}
-	if _, err := p.Spec(); err == nil || !strings.Contains(err.Error(), `unknown field "total"`) {
+	p.Fields[Field("total")] = []string{"data.attributes.total"}
+	if _, err := buildSpec(p, SpecConfig{}); err == nil || !strings.Contains(err.Error(), `unknown field "total"`) {
 		t.Fatalf("unknown key: %v", err)
 	}
 	p, _ = LookupPreset("lemonsqueezy")
-	p.Fields["amount"] = []string{"data..total"}
-	if _, err := p.Spec(); err == nil || !strings.Contains(err.Error(), "amount") {
+	p.Fields[FieldAmount] = []string{"data..total"}
+	if _, err := buildSpec(p, SpecConfig{}); err == nil || !strings.Contains(err.Error(), "amount") {
 		t.Fatalf("bad path: %v", err)
 	}
 	p, _ = LookupPreset("lemonsqueezy")
-	delete(p.Fields, "customer_id")
-	if _, err := p.Spec(); err == nil || !strings.Contains(err.Error(), "customer_id") {
+	delete(p.Fields, FieldCustomerID)
+	if _, err := buildSpec(p, SpecConfig{}); err == nil || !strings.Contains(err.Error(), "customer_id") {
 		t.Fatalf("no customer id: %v", err)
 	}
 }

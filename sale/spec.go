@@ -1,7 +1,6 @@
 package sale
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -16,17 +15,14 @@ const DefaultEventName = "sale"
 const MaxFieldLength = 255
 
 // Spec says where each field of a sale comes from and when a body is a sale
-// at all. It is built once from the config and is safe for concurrent use.
+// at all. BuildSpec makes it from a config; it is safe for concurrent use.
 type Spec struct {
-	Amount       []Source
-	Currency     []Source
-	InvoiceID    []Source
-	CustomerID   []Source
-	Email        []Source
-	Name         []Source
-	ClickID      []Source
-	Timestamp    []Source
-	AmountDigits []Source
+	// Sources lists, per field, where its value may come from, in order.
+	Sources map[Field][]Source
+
+	// FromRequest is true when the sale is read from the request body (a
+	// webhook the shop receives), false for the shop's response.
+	FromRequest bool
 
 	EventName       string
 	AmountUnit      fx.Unit
@@ -37,37 +33,11 @@ type Spec struct {
 // Condition must hold for a body to count as a sale.
 type Condition struct {
 	// Path is a gjson path into the body.
-	Path string
+	Path string `json:"path"`
 	// Values, when given, are the accepted values of the path (gjson's
-	// String()); without them the path must exist and be truthy.
-	Values []string
-}
-
-// Check validates a spec built by hand or from JSON, filling defaults.
-func (s *Spec) Check() error {
-	if s.EventName == "" {
-		s.EventName = DefaultEventName
-	}
-	if s.DefaultCurrency == "" {
-		s.DefaultCurrency = "USD"
-	}
-	code, err := fx.NormalizeCode(s.DefaultCurrency)
-	if err != nil {
-		return fmt.Errorf("default_currency: %v", err)
-	}
-	s.DefaultCurrency = code
-	if len(s.Amount) == 0 {
-		return fmt.Errorf("amount: at least one source is required")
-	}
-	if len(s.CustomerID) == 0 {
-		return fmt.Errorf("customer_id: at least one source is required")
-	}
-	for i, c := range s.When {
-		if err := ValidatePath(c.Path); err != nil {
-			return fmt.Errorf("when #%d: %v", i+1, err)
-		}
-	}
-	return nil
+	// String()); without them the path must exist and be truthy (not
+	// false, null, 0 or empty). Optional.
+	Values []string `json:"values,omitempty"`
 }
 
 // conditionsHold reports whether every condition holds for the raw body;

@@ -1,0 +1,50 @@
+package sale
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Field names one field of a sale as a config writes it: the Caddyfile
+// subdirective, the JSON config key and a preset's key are all this name.
+type Field string
+
+// The fields a sale is read into.
+const (
+	FieldAmount       Field = "amount"
+	FieldCurrency     Field = "currency"
+	FieldInvoiceID    Field = "invoice_id"
+	FieldCustomerID   Field = "customer_id"
+	FieldEmail        Field = "email"
+	FieldName         Field = "name"
+	FieldClickID      Field = "click_id"
+	FieldTimestamp    Field = "timestamp"
+	FieldAmountDigits Field = "amount_digits"
+)
+
+// Fields lists every field once, in the order the docs present them. It is
+// the one list: the Caddyfile parser, the JSON config and BuildSpec all
+// check names against it.
+var Fields = []Field{
+	FieldAmount, FieldCurrency, FieldInvoiceID, FieldCustomerID, FieldEmail,
+	FieldName, FieldClickID, FieldTimestamp, FieldAmountDigits,
+}
+
+// requiredFields must have at least one source once a preset and a
+// config's own fields are merged: neither can be guessed.
+var requiredFields = []Field{FieldAmount, FieldCustomerID}
+
+// ParseField reads a field's name; an unknown one is an error that lists
+// the known ones.
+func ParseField(name string) (Field, error) {
+	for _, f := range Fields {
+		if string(f) == name {
+			return f, nil
+		}
+	}
+	known := make([]string, len(Fields))
+	for i, f := range Fields {
+		known[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown field %q (known: %s)", name, strings.Join(known, ", "))
+}
