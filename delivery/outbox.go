@@ -256,34 +256,30 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	return result, nil
 }
 
-// view and update run fn under the closed guard and name the outbox and
-// the operation in errors. batch is update through the group committer
-// (outbox_commit.go); its fn must be idempotent.
+// view, update and batch run fn in a transaction under the closed guard,
+// and name the outbox and the operation in errors. batch is update through
+// the group committer (outbox_commit.go); its fn must be idempotent.
 func (o *Outbox) view(op string, fn func(*bolt.Tx) error) error {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if o.closed {
-		return ErrClosed
-	}
-	return o.wrap(op, o.db.View(fn))
+	return o.guarded(op, func() error { return o.db.View(fn) })
 }
 
 func (o *Outbox) update(op string, fn func(*bolt.Tx) error) error {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if o.closed {
-		return ErrClosed
-	}
-	return o.wrap(op, o.db.Update(fn))
+	return o.guarded(op, func() error { return o.db.Update(fn) })
 }
 
 func (o *Outbox) batch(op string, fn func(*bolt.Tx) error) error {
+	return o.guarded(op, func() error { return o.commits.do(fn) })
+}
+
+// guarded runs a transaction unless the outbox is closed; Close waits for
+// it to finish.
+func (o *Outbox) guarded(op string, run func() error) error {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if o.closed {
 		return ErrClosed
 	}
-	return o.wrap(op, o.commits.do(fn))
+	return o.wrap(op, run())
 }
 
 func (o *Outbox) wrap(op string, err error) error {
