@@ -319,6 +319,9 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 	case errors.Is(err, sale.ErrMalformed):
 		h.skip(r, "malformed", err.Error())
 		return
+	case errors.Is(err, sale.ErrTooDeep):
+		h.skip(r, "too_deep", err.Error())
+		return
 	case errors.As(err, &notSale):
 		setSaleVars(r, "not_sale", "", "")
 		metricSkipped(h.Route, "condition")
@@ -339,6 +342,15 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		return
 	}
 	ev.Route = h.Route
+	for _, repair := range ev.Repairs {
+		metricRepaired(h.Route, string(repair.Field))
+		h.logger.Warn("sale kept with a field replaced",
+			zap.String("route", h.Route),
+			zap.String("field", string(repair.Field)),
+			zap.String("reason", repair.Reason),
+			zap.String("invoice_id", ev.InvoiceID),
+			zap.String("uri", r.RequestURI))
+	}
 	h.app.commit(r, ev)
 }
 

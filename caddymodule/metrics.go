@@ -23,6 +23,7 @@ var (
 	capturedTotal  = counterVec("captured_total", "Sales committed to the outbox.", "route")
 	duplicateTotal = counterVec("duplicates_total", "Captures of an invoice id already seen within the dedup window, not enqueued.", "route")
 	rejectedTotal  = counterVec("rejected_total", "Sales rejected for a missing or invalid field.", "route", "field")
+	repairedTotal  = counterVec("repaired_total", "Sales kept with a field's captured value replaced (a timestamp that could not be used: the capture time stands in).", "route", "field")
 	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "reason")
 	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route")
 	revenueUSD     = counterVec("revenue_usd_total", "Captured revenue in USD (a float for monitoring; the outbox keeps exact amounts).", "route")
@@ -46,7 +47,7 @@ func registerMetrics(ctx caddy.Context) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats} {
+	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -68,6 +69,7 @@ func metricCaptured(ev *sale.Event) {
 func metricDuplicate(route string)       { duplicateTotal.WithLabelValues(route).Inc() }
 func metricRejected(route, field string) { rejectedTotal.WithLabelValues(route, field).Inc() }
 func metricSkipped(route, reason string) { skippedTotal.WithLabelValues(route, reason).Inc() }
+func metricRepaired(route, field string) { repairedTotal.WithLabelValues(route, field).Inc() }
 func metricStorageFailure(route string)  { storageFailed.WithLabelValues(route).Inc() }
 func metricFxMissing(currency string)    { fxMissing.WithLabelValues(currency).Inc() }
 func metricFxStale()                     { fxStale.Inc() }

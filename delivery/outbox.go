@@ -204,7 +204,7 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	}
 	now := o.opts.Now()
 	if ev.ID == "" {
-		ev.ID = sale.EventID(ev.InvoiceID)
+		ev.ID = sale.EventID(ev.DedupKey())
 	}
 	since := ev.CapturedAt
 	if since.IsZero() {
@@ -214,7 +214,7 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	if err != nil {
 		return Queued, fmt.Errorf("sale: outbox %s: encoding record %s: %w", o.path, ev.ID, err)
 	}
-	invoice := []byte(ev.InvoiceID)
+	invoice := []byte(ev.DedupKey())
 	expiry := timeKey(now.Add(o.opts.DedupWindow))
 
 	var result EnqueueResult

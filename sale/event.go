@@ -40,6 +40,47 @@ type Event struct {
 	CapturedAt time.Time `json:"capturedAt"`
 	// USD is the sale normalised to USD, when a rate was known.
 	USD *USDValue `json:"usd,omitempty"`
+
+	// Repairs lists the fields whose captured value could not be used and
+	// what stood in for it, for the capture to log and count. They are not
+	// stored: a repair is reported once, when the sale is captured.
+	Repairs []Repair `json:"-"`
+
+	// invoiceKey dedups the sale: the whole invoice id, or a hash of it
+	// when it is longer than InvoiceID may be (see DedupKey).
+	invoiceKey string
+}
+
+// Repair says that a field's captured value could not be used, and why.
+type Repair struct {
+	Field  Field
+	Reason string
+}
+
+// setInvoiceKey derives the sale's id and dedup key from its whole invoice
+// id, so that long ids sharing their first MaxFieldLength characters stay
+// distinct sales.
+func (e *Event) setInvoiceKey(invoice string) {
+	if invoice == "" {
+		return
+	}
+	e.ID = EventID(invoice)
+	e.invoiceKey = invoice
+	if invoice != e.InvoiceID {
+		sum := sha256.Sum256([]byte(invoice))
+		e.invoiceKey = "sha256:" + hex.EncodeToString(sum[:])
+	}
+}
+
+// DedupKey is what the outbox dedups the sale on: the invoice id as sent
+// (so an outbox written by an earlier version dedups alike), or for an id
+// longer than MaxFieldLength characters a hash of all of it. Empty when
+// the sale has no invoice id.
+func (e *Event) DedupKey() string {
+	if e.invoiceKey != "" {
+		return e.invoiceKey
+	}
+	return e.InvoiceID
 }
 
 // USDValue is a sale's amount in USD and the rate that produced it.

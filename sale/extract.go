@@ -1,6 +1,7 @@
 package sale
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,6 +17,18 @@ import (
 // ErrMalformed means the body is not JSON: it is not a sale, and nothing
 // about it is reported beyond a log line.
 var ErrMalformed = errors.New("body is not valid JSON")
+
+// MaxDepth bounds how deeply a body's arrays and objects may nest. No
+// checkout or webhook comes near it, and validating a body of nothing but
+// brackets costs far more than its size suggests.
+const MaxDepth = 64
+
+// ErrTooDeep means the body nests deeper than MaxDepth: it is not a sale.
+var ErrTooDeep = fmt.Errorf("body nests deeper than %d levels", MaxDepth)
+
+// utf8BOM is a byte-order mark some servers put before JSON; RFC 8259 lets
+// a parser ignore it, and browsers do.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // NotSaleError means a condition did not hold: the body is not a sale (an
 // unpaid session, a refund event, a cart that is not complete). Such a body
@@ -45,6 +58,10 @@ func (e *RejectError) Error() string { return e.Field + ": " + e.Reason }
 // It returns ErrMalformed, a *NotSaleError or a *RejectError when the body
 // does not make a valid sale. now is the capture time.
 func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if nestsDeeperThan(body, MaxDepth) {
+		return nil, ErrTooDeep
+	}
 	// Conditions come before validation. Most responses on a route with
 	// conditions are not sales, gjson reads only as far as each condition's
 	// path, and validating reads the whole body: it was half of what such a
@@ -63,7 +80,9 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 
 	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC()}
-	ev.InvoiceID = s.text(s.Sources[FieldInvoiceID], doc, resolve)
+	invoice := s.fullText(s.Sources[FieldInvoiceID], doc, resolve)
+	ev.InvoiceID = capLength(invoice)
+	ev.setInvoiceKey(invoice)
 	reject := func(field Field, format string, args ...any) error {
 		return &RejectError{Field: string(field), Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
 	}
@@ -105,13 +124,20 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 	ev.Amount = amount
 
+	// The sale's own time is recommended, not required: one that cannot be
+	// read, or is no sane time for a sale, never costs the sale.
 	ev.Timestamp = ev.CapturedAt.Truncate(time.Millisecond)
 	if v, ok := first(s.Sources[FieldTimestamp], doc, resolve); ok {
 		t, err := ParseTimestamp(v.text)
-		if err != nil {
-			return nil, reject(FieldTimestamp, "%v (%s)", err, describeOne(v.source))
+		if err == nil {
+			err = checkTimestampWindow(t, now)
 		}
-		ev.Timestamp = t
+		if err != nil {
+			ev.Repairs = append(ev.Repairs, Repair{Field: FieldTimestamp,
+				Reason: fmt.Sprintf("%v (%s); the capture time stands in", err, describeOne(v.source))})
+		} else {
+			ev.Timestamp = t
+		}
 	}
 
 	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
@@ -120,16 +146,53 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	return ev, nil
 }
 
-// text reads a string field, capped at MaxFieldLength characters. It is
-// a copy: gjson's results are slices of the whole body, and an event waits
-// in memory for its first delivery, where it must not keep a 2 KB response
-// alive for a 20-byte invoice id.
+// text reads a string field, capped at MaxFieldLength characters.
 func (s *Spec) text(sources []Source, doc gjson.Result, resolve Resolver) string {
+	return capLength(s.fullText(sources, doc, resolve))
+}
+
+// fullText reads a string field whole, invalid UTF-8 replaced by U+FFFD as
+// JSON will send it, so two values that are sent alike are alike here. It
+// is a copy: gjson's results are slices of the whole body, and an event
+// waits in memory for its first delivery, where it must not keep a 2 KB
+// response alive for a 20-byte invoice id.
+func (s *Spec) fullText(sources []Source, doc gjson.Result, resolve Resolver) string {
 	v, ok := first(sources, doc, resolve)
 	if !ok {
 		return ""
 	}
-	return strings.Clone(capLength(v.text))
+	if !utf8.ValidString(v.text) {
+		return strings.ToValidUTF8(v.text, "\uFFFD")
+	}
+	return strings.Clone(v.text)
+}
+
+// nestsDeeperThan reports whether the JSON body's arrays and objects nest
+// deeper than limit, in one pass that skips strings.
+func nestsDeeperThan(body []byte, limit int) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inString {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if depth++; depth > limit {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
 }
 
 func capLength(s string) string {

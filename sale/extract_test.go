@@ -104,7 +104,16 @@ func TestExtractPayload(t *testing.T) {
 		{name: "negative amount", body: `{"order":{"id":"x","total":-5},"customer":{"id":"u"}}`, wantErr: "amount: -5 is negative"},
 		{name: "bad currency", body: `{"order":{"id":"x","total":5,"currency":"XYZ1"},"customer":{"id":"u"}}`, wantErr: `currency: "XYZ1" is not an ISO 4217 currency code (path order.currency)`},
 		{name: "fractional minor units", body: `{"order":{"id":"x","total":10.5},"customer":{"id":"u"}}`, unit: fx.Minor, wantErr: "not a whole number of minor units"},
-		{name: "bad timestamp", body: `{"order":{"id":"x","total":5,"created_at":"yesterday"},"customer":{"id":"u"}}`, wantErr: "timestamp:"},
+		// A timestamp is recommended, not required: one that cannot be
+		// used never costs the sale; the capture time stands in.
+		{name: "unreadable timestamp", body: `{"order":{"id":"x","total":5,"created_at":"yesterday"},"customer":{"id":"u"}}`,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u","currency":"USD","amount":5.0,"invoiceId":"x"}`},
+		{name: "a boolean is no id", body: `{"order":{"id":true,"total":5},"customer":{"id":false},"x":1}`, vars: map[string]string{"{http.request.header.X-Customer}": "hdr-1"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"hdr-1","currency":"USD","amount":5.0}`},
+		{name: "a byte-order mark is ignored", body: "\ufeff" + `{"order":{"id":"bom","total":5},"customer":{"id":"u"}}`,
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"u","currency":"USD","amount":5.0,"invoiceId":"bom"}`},
+		{name: "nesting past the bound", body: `{"order":{"id":"x","total":5},"customer":{"id":"u"},"deep":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
+			wantErr: "nests deeper than 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,6 +257,11 @@ func TestParseTimestamp(t *testing.T) {
 		"2026-04-10T12:45:10.123456789Z": "2026-04-10T12:45:10.123Z",
 		"1775825110":                     "2026-04-10T12:45:10.000Z",
 		"1775825110123":                  "2026-04-10T12:45:10.123Z",
+		"1775825110.5":                   "2026-04-10T12:45:10.500Z",
+		"1775825110123.9":                "2026-04-10T12:45:10.123Z",
+		"1775825110123456":               "2026-04-10T12:45:10.123Z",
+		"1775825110123456789":            "2026-04-10T12:45:10.123Z",
+		"0000001775825110":               "2026-04-10T12:45:10.000Z",
 		"2026-04-10":                     "2026-04-10T00:00:00.000Z",
 	}
 	for in, want := range tests {
@@ -260,9 +274,10 @@ func TestParseTimestamp(t *testing.T) {
 			t.Errorf("%q: got %s, want %s", in, s, want)
 		}
 	}
-	for _, in := range []string{"", "tomorrow", "-5", "10/04/2026"} {
-		if _, err := ParseTimestamp(in); err == nil {
-			t.Errorf("%q: want an error", in)
+	for _, in := range []string{"", "tomorrow", "-5", "10/04/2026", "NaN", "Inf", "+Inf", "0x1p30", "1_0", "1e15", "1e300",
+		"+1775825110", "1775825110.", ".5", "1775825110.12.3", "99999999999999999999"} {
+		if got, err := ParseTimestamp(in); err == nil {
+			t.Errorf("%q: got %v, want an error", in, got)
 		}
 	}
 }

@@ -120,6 +120,9 @@ func first(sources []Source, body gjson.Result, resolve Resolver) (value, bool) 
 	return value{}, false
 }
 
+// read yields a source's value: a placeholder's text, or a JSON string or
+// number at the path (or an array of them, joined). Anything else, a
+// boolean, null or an object, is no value: a boolean is never an id.
 func read(src Source, body gjson.Result, resolve Resolver) (value, bool) {
 	if src.Placeholder != "" {
 		if resolve == nil {
@@ -140,8 +143,6 @@ func read(src Source, body gjson.Result, resolve Resolver) (value, bool) {
 		// Raw keeps every digit of an id beyond 2^53 and the exact decimal
 		// text of an amount.
 		return value{text: strings.TrimSpace(r.Raw), isNumber: true, source: src}, true
-	case gjson.True, gjson.False:
-		return value{text: r.Raw, source: src}, true
 	case gjson.JSON:
 		if r.IsArray() {
 			text := joinStrings(r)

@@ -3,6 +3,7 @@ package sale
 import (
 	"strings"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/tidwall/gjson"
 
 	"github.com/saletrack/caddy-saletrack/fx"
@@ -52,7 +53,9 @@ func (s *Spec) conditionsHold(body []byte) (bool, string) {
 	return true, ""
 }
 
-// holds says whether the condition holds for r, what its path found.
+// holds says whether the condition holds for r, what its path found. A
+// number equals a value that is the same number in any notation (2, 2.0
+// and 2e0 alike).
 func (c Condition) holds(r gjson.Result) bool {
 	if len(c.Values) == 0 {
 		return truthy(r)
@@ -62,14 +65,22 @@ func (c Condition) holds(r gjson.Result) bool {
 	}
 	got := r.String()
 	for _, v := range c.Values {
-		if got == v {
+		if got == v || (r.Type == gjson.Number && sameNumber(r.Raw, v)) {
 			return true
 		}
 	}
 	return false
 }
 
-// truthy is "exists and is not false, null, 0 or empty".
+// sameNumber compares two decimal texts exactly.
+func sameNumber(a, b string) bool {
+	x, _, errA := apd.NewFromString(a)
+	y, _, errB := apd.NewFromString(b)
+	return errA == nil && errB == nil && x.Form == apd.Finite && y.Form == apd.Finite && x.Cmp(y) == 0
+}
+
+// truthy is "exists and is not false, null, 0 or empty". Zero is zero in
+// any notation: 0, -0.0, 0e5.
 func truthy(r gjson.Result) bool {
 	switch r.Type {
 	case gjson.Null, gjson.False:
@@ -77,7 +88,7 @@ func truthy(r gjson.Result) bool {
 	case gjson.String:
 		return r.Str != ""
 	case gjson.Number:
-		return strings.Trim(r.Raw, "-0.eE+") != ""
+		return !sameNumber(r.Raw, "0")
 	case gjson.JSON:
 		return r.Raw != "{}" && r.Raw != "[]"
 	}
