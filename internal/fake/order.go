@@ -1,0 +1,75 @@
+package fake
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+// The order every checkout answers: its id, status, total and currency
+// vary; the customer is always the same. Twelve line items and a shipping
+// address make it about 2 KB, as a real order is.
+const (
+	orderFormat = `{"order":{"id":%q,"status":%q,"total":%q,"currency":%q,"created_at":"2026-04-10T12:45:10Z",` +
+		`"customer":{"id":"user_123","email":"alex@example.com","first_name":"Alex","last_name":"Johnson","name":"Alex Johnson"},` +
+		`"items":[%s],` +
+		`"shipping":{"method":"standard","address":{"line1":"1 Main Street","city":"Springfield","zip":"12345","country":"US"}}}}`
+	orderItem = `{"sku":"SKU-123456","name":"A product with a fairly long descriptive name","qty":1,"price":"16.58","tax":"0.00","meta":{"color":"blue","size":"M"}}`
+)
+
+var orderItems = strings.TrimSuffix(strings.Repeat(orderItem+",", 12), ",")
+
+// Order is the JSON of the shop's order id in status ("paid", "pending"):
+// 199.00 USD by customer user_123, Alex Johnson, alex@example.com.
+func Order(id, status string) []byte { return order(id, status, "199.00", "USD") }
+
+func order(id, status, total, currency string) []byte {
+	return fmt.Appendf(nil, orderFormat, id, status, total, currency, orderItems)
+}
+
+// Compress returns data in a Content-Encoding: gzip, deflate (zlib, as
+// HTTP means it), br or zstd; any other encoding returns data unchanged.
+func Compress(encoding string, data []byte) []byte {
+	var buf bytes.Buffer
+	var w interface {
+		Write([]byte) (int, error)
+		Close() error
+	}
+	switch encoding {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "deflate":
+		w = zlib.NewWriter(&buf)
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		zw, err := zstd.NewWriter(&buf)
+		if err != nil {
+			panic("fake: zstd: " + err.Error())
+		}
+		w = zw
+	default:
+		return data
+	}
+	w.Write(data)
+	w.Close()
+	return buf.Bytes()
+}
+
+// FreePort asks the OS for a loopback port nobody uses, for a server that
+// must be told its port before it starts (Caddy's admin and sites). It
+// panics if it cannot listen.
+func FreePort() int {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic("fake: free port: " + err.Error())
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
+}
