@@ -52,10 +52,13 @@ var presetRegistry = map[string]*Preset{
 			// shop's own id on a Checkout Session; a PaymentIntent has only
 			// metadata.
 			FieldCustomerID: {"data.object.client_reference_id", "data.object.metadata.customer_id"},
-			FieldEmail:      {"data.object.customer_details.email", "data.object.customer_email", "data.object.receipt_email"},
-			FieldName:       {"data.object.customer_details.name", "data.object.shipping.name"},
-			FieldCurrency:   {"data.object.currency"},
-			FieldAmount:     {"data.object.amount_total", "data.object.amount_received"},
+			// A completed session always has customer_details.email (Checkout
+			// collects it; customer_email only prefills it). A PaymentIntent
+			// has neither, only the receipt_email and shipping the shop set.
+			FieldEmail:    {"data.object.customer_details.email", "data.object.receipt_email"},
+			FieldName:     {"data.object.customer_details.name", "data.object.shipping.name"},
+			FieldCurrency: {"data.object.currency"},
+			FieldAmount:   {"data.object.amount_total", "data.object.amount_received"},
 			// Stripe's minor units follow ISO 4217 except for ISK, which
 			// its API keeps two-decimal (100 is 1 króna), and MGA, which it
 			// treats as zero-decimal. Each path yields [2] or [0] for that
@@ -100,16 +103,23 @@ var presetRegistry = map[string]*Preset{
 			// customer.id is Shopify's own customer id, the shop's customer
 			// id when the lead was tracked with it.
 			FieldCustomerID: {`note_attributes.#(name=="customer_id").value`, "customer.id"},
-			FieldEmail:      {"email", "contact_email", "customer.email"},
-			FieldName:       {"[customer.first_name,customer.last_name]", "billing_address.name"},
+			// An order whose buyer gave a phone number as contact has no
+			// email of its own; the customer it was matched to may have one.
+			// contact_email is not read: it is the order's email again.
+			FieldEmail: {"email", "customer.email"},
+			// An order need not have a customer (Shopify POS): the billing
+			// address still names the buyer.
+			FieldName: {"[customer.first_name,customer.last_name]", "billing_address.name"},
 			// The shop's currency and amounts in it (not the presentment
 			// currency the buyer saw); current_total_price reflects order
-			// edits made before payment.
-			FieldCurrency:  {"currency", "total_price_set.shop_money.currency_code"},
-			FieldAmount:    {"current_total_price", "total_price", "total_price_set.shop_money.amount"},
-			FieldInvoiceID: {"id", "admin_graphql_api_id"},
+			// edits made before payment. Every order carries currency,
+			// current_total_price, id and processed_at (which defaults to
+			// created_at), so nothing stands behind them.
+			FieldCurrency:  {"currency"},
+			FieldAmount:    {"current_total_price"},
+			FieldInvoiceID: {"id"},
 			FieldClickID:   {`note_attributes.#(name=="click_id").value`},
-			FieldTimestamp: {"processed_at", "created_at"},
+			FieldTimestamp: {"processed_at"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{
@@ -129,19 +139,23 @@ var presetRegistry = map[string]*Preset{
 			// payload carries no customer email or name, only Paddle's ctm_
 			// id, which is not the shop's.
 			FieldCustomerID: {"data.custom_data.customer_id"},
-			FieldCurrency:   {"data.currency_code", "data.details.totals.currency_code"},
+			// Every transaction has currency_code, id and grand_total, and
+			// every event occurred_at: no fallback could be reached.
+			FieldCurrency: {"data.currency_code"},
 			// grand_total is after discount, tax and credit, before
 			// payments: what the customer paid. A string in the currency's
 			// lowest denomination.
-			FieldAmount:    {"data.details.totals.grand_total", "data.details.totals.total"},
-			FieldInvoiceID: {"data.id", "data.invoice_number"},
+			FieldAmount:    {"data.details.totals.grand_total"},
+			FieldInvoiceID: {"data.id"},
 			FieldClickID:   {"data.custom_data.click_id"},
-			FieldTimestamp: {"occurred_at", "data.billed_at"},
+			FieldTimestamp: {"occurred_at"},
 		},
 		AmountUnit: fx.Minor,
 		When: []Condition{
+			// The event is the transaction's change to status completed,
+			// and its data is the transaction at that moment: its status is
+			// always completed, so the event type says it all.
 			{Path: "event_type", Values: []string{"transaction.completed"}},
-			{Path: "data.status", Values: []string{"completed"}},
 			// A free-trial checkout completes a zero transaction.
 			{Path: "data.details.totals.grand_total|@fromstr"},
 			// A transaction Paddle started itself (a renewal, a proration,
@@ -166,9 +180,10 @@ var presetRegistry = map[string]*Preset{
 			FieldName:       {"data.attributes.user_name"},
 			FieldCurrency:   {"data.attributes.currency"},
 			FieldAmount:     {"data.attributes.total"},
-			FieldInvoiceID:  {"data.attributes.identifier", "data.id"},
-			FieldClickID:    {"meta.custom_data.click_id"},
-			FieldTimestamp:  {"data.attributes.created_at"},
+			// Every order has its UUID identifier.
+			FieldInvoiceID: {"data.attributes.identifier"},
+			FieldClickID:   {"meta.custom_data.click_id"},
+			FieldTimestamp: {"data.attributes.created_at"},
 		},
 		AmountUnit: fx.Minor,
 		When: []Condition{
@@ -191,16 +206,21 @@ var presetRegistry = map[string]*Preset{
 			// Cart metadata is copied to the order. customer_id is Medusa's
 			// customer (v2 creates one for guests too, per email). Neither
 			// is in the route's default fields: the storefront asks for them
-			// with ?fields=+metadata,+customer_id.
-			FieldCustomerID: {"order.metadata.customer_id", "order.customer_id", "order.customer.id"},
+			// with ?fields=+metadata,+customer_id. Asking for the customer
+			// relation instead makes Medusa's query add customer_id to join
+			// it, so order.customer.id would never be reached.
+			FieldCustomerID: {"order.metadata.customer_id", "order.customer_id"},
 			FieldEmail:      {"order.email"},
+			// A cart may be completed with only one of the two addresses
+			// (no billing address, or no shipping for digital goods).
 			FieldName: {
 				"[order.billing_address.first_name,order.billing_address.last_name]",
 				"[order.shipping_address.first_name,order.shipping_address.last_name]",
 			},
-			FieldCurrency:  {"order.currency_code"},
-			FieldAmount:    {"order.total"},
-			FieldInvoiceID: {"order.id", "order.display_id"},
+			FieldCurrency: {"order.currency_code"},
+			FieldAmount:   {"order.total"},
+			// order.id is a condition, so nothing behind it is ever read.
+			FieldInvoiceID: {"order.id"},
 			FieldClickID:   {"order.metadata.click_id", presetClickVar, presetClickCookie},
 			FieldTimestamp: {"order.created_at"},
 		},
@@ -226,14 +246,19 @@ var presetRegistry = map[string]*Preset{
 			// is copied to the order; user.id is Saleor's customer, null for
 			// a guest.
 			FieldCustomerID: {`data.checkoutComplete.order.metadata.#(key=="customer_id").value`, "data.checkoutComplete.order.user.id"},
-			FieldEmail:      {"data.checkoutComplete.order.userEmail", "data.checkoutComplete.order.user.email"},
+			// Saleor answers userEmail with the user's own email when there
+			// is a user, so user.email could only repeat it.
+			FieldEmail: {"data.checkoutComplete.order.userEmail"},
+			// Saleor does not require names on an address; a signed-in
+			// buyer's account may have them.
 			FieldName: {
 				"[data.checkoutComplete.order.billingAddress.firstName,data.checkoutComplete.order.billingAddress.lastName]",
 				"[data.checkoutComplete.order.user.firstName,data.checkoutComplete.order.user.lastName]",
 			},
-			FieldCurrency:  {"data.checkoutComplete.order.total.gross.currency"},
-			FieldAmount:    {"data.checkoutComplete.order.total.gross.amount"},
-			FieldInvoiceID: {"data.checkoutComplete.order.id", "data.checkoutComplete.order.number"},
+			FieldCurrency: {"data.checkoutComplete.order.total.gross.currency"},
+			FieldAmount:   {"data.checkoutComplete.order.total.gross.amount"},
+			// order.id is a condition, so nothing behind it is ever read.
+			FieldInvoiceID: {"data.checkoutComplete.order.id"},
 			FieldClickID:   {`data.checkoutComplete.order.metadata.#(key=="click_id").value`, presetClickVar, presetClickCookie},
 			FieldTimestamp: {"data.checkoutComplete.order.created"},
 		},

@@ -1,6 +1,8 @@
 package sale
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,16 +15,23 @@ import (
 	"github.com/saletrack/caddy-saletrack/fx"
 )
 
-// presetCaptureTime is when the proxy "saw" each fixture; every preset
-// takes the sale's time from the payload, so it never shows in a payload.
-var presetCaptureTime = time.Date(2026, 4, 20, 9, 0, 0, 0, time.UTC)
+// presetCaptureTime is when the proxy "saw" each fixture: after every
+// fixture's own time, since a timestamp more than a day ahead of the
+// capture is replaced by it. Every preset takes the sale's time from the
+// payload, so the capture time never shows in a payload.
+var presetCaptureTime = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // presetCase is one fixture under testdata/presets/<preset>/ and what the
 // preset must make of it: a payload (want); or not a sale, notSale naming
 // the condition that must be the one to fail; or a sale that cannot be
 // reported (rejectField).
+//
+// without derives a payload shape the fixtures do not show from one they
+// do: the dotted object paths it names are deleted from the fixture before
+// extraction, as when a platform leaves those keys out or null.
 type presetCase struct {
 	file        string
+	without     []string
 	vars        map[string]string // placeholder values: the request's cookies and variables
 	want        string
 	notSale     string
@@ -58,6 +67,14 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T13:25:00.000Z","customerExternalId":"user_6610","email":"helga@example.is","name":"Helga Jónsdóttir","currency":"ISK","amount":14900,"invoiceId":"pi_3PwY6fKZ3qJ8yWbN2iS0kR7a","clickId":"cl_Isk66100"}`},
 		{file: "checkout_session_completed_jpy.json",
 			want: `{"event":"sale","timestamp":"2026-04-10T13:33:20.000Z","customerExternalId":"user_7731","email":"haruto@example.jp","name":"Haruto Sato","currency":"JPY","amount":4980,"invoiceId":"pi_3PwZ7hKZ3qJ8yWbN4lU5mV6w"}`},
+		// 250000 is 250000 ariary: Stripe treats MGA as zero-decimal, ISO
+		// gives it two digits.
+		{file: "checkout_session_completed_mga.json",
+			want: `{"event":"sale","timestamp":"2026-04-10T13:35:00.000Z","customerExternalId":"user_7204","email":"rado.andria@example.mg","name":"Rado Andrianarisoa","currency":"MGA","amount":250000.0,"invoiceId":"pi_3PwZ9ZKZ3qJ8yWbN6pQ1rS2t","clickId":"cl_Mga72040"}`},
+		// A PaymentIntent the shop created for the Payment Element, with
+		// receipt_email and shipping: its only email and name.
+		{file: "payment_intent_succeeded_payment_element.json",
+			want: `{"event":"sale","timestamp":"2026-04-10T13:56:40.000Z","customerExternalId":"user_3307","email":"jonas.berg@example.se","name":"Jonas Berg","currency":"EUR","amount":89.0,"invoiceId":"pi_3PwZc1KZ3qJ8yWbN7fG8hI9j","clickId":"cl_Pe3307Qa"}`},
 		// A session the shop created without client_reference_id is a sale
 		// it misconfigured: rejected, never guessed, never silently dropped.
 		{file: "checkout_session_completed_without_customer.json", rejectField: "customer_id"},
@@ -68,6 +85,14 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"jon@example.com","name":"John Smith","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "orders_paid_customer_fallback.json",
 			want: `{"event":"sale","timestamp":"2026-04-11T15:30:00.000Z","customerExternalId":"7190349406483","email":"maria.garcia@example.com","name":"Maria Garcia","currency":"USD","amount":59.99,"invoiceId":"5940139491234"}`},
+		// An order without a customer (Shopify POS, or an order an app
+		// created without one): the billing address names the buyer.
+		{file: "orders_paid.json", without: []string{"customer"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"jon@example.com","name":"Bob Biller","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`},
+		// A checkout with a phone number as contact: the order has no email,
+		// the customer it was matched to has one.
+		{file: "orders_paid.json", without: []string{"email", "contact_email"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"john@example.com","name":"John Smith","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "orders_paid_test_notification.json",
 			notSale: `financial_status paid`},
 		{file: "orders_updated_refunded.json",
@@ -126,6 +151,12 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Ck9Tom64"}`},
 		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.vars.click_id}": "cl_Var00001"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Var00001"}`},
+		// A cart completed with one address only: the name comes from
+		// whichever it has.
+		{file: "cart_complete_order.json", without: []string{"order.billing_address"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		{file: "cart_complete_order.json", without: []string{"order.shipping_address"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "cart_complete_payment_error.json",
 			notSale: `type order`},
 		{file: "cart_complete_v1_order.json",
@@ -138,6 +169,21 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.314Z","customerExternalId":"user_8412","email":"priya.nair@example.com","name":"Priya Nair","currency":"USD","amount":128.74,"invoiceId":"T3JkZXI6NWY5ZTFjM2EtN2IyZC00ZThmLTlhMGMtMWQzZTVmN2E5YjJj","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkLiWei1"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_CkLiWei1"}`},
+		// A click on this very request (the variable) is newer than the cookie.
+		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkLiWei1", "{http.vars.click_id}": "cl_Var00002"},
+			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_Var00002"}`},
+		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.vars.click_id}": "cl_Var00002"},
+			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_Var00002"}`},
+		// A signed-in buyer whose checkout carries no metadata: Saleor's
+		// user id, and the click from the cookie.
+		{file: "checkout_complete.json", without: []string{"data.checkoutComplete.order.metadata"}, vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkPriya1"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.314Z","customerExternalId":"VXNlcjoyMTg3","email":"priya.nair@example.com","name":"Priya Nair","currency":"USD","amount":128.74,"invoiceId":"T3JkZXI6NWY5ZTFjM2EtN2IyZC00ZThmLTlhMGMtMWQzZTVmN2E5YjJj","clickId":"cl_CkPriya1"}`},
+		// A billing address without names: the signed-in buyer's own.
+		{file: "checkout_complete.json", without: []string{"data.checkoutComplete.order.billingAddress.firstName", "data.checkoutComplete.order.billingAddress.lastName"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.314Z","customerExternalId":"user_8412","email":"priya.nair@example.com","name":"Priya Nair","currency":"USD","amount":128.74,"invoiceId":"T3JkZXI6NWY5ZTFjM2EtN2IyZC00ZThmLTlhMGMtMWQzZTVmN2E5YjJj","clickId":"cl_7Hq2x9Lm"}`},
+		// A channel in another currency.
+		{file: "checkout_complete_pln.json",
+			want: `{"event":"sale","timestamp":"2026-04-11T09:30:00.000Z","customerExternalId":"user_7719","email":"zofia.nowak@example.pl","name":"Zofia Nowak","currency":"PLN","amount":162.6,"invoiceId":"T3JkZXI6M2M5ZTFhN2ItNWQyZi00YjhlLTlhNmMtMGYxZTJkM2M0YjVh","clickId":"cl_Pln77190"}`},
 		{file: "checkout_complete_confirmation_needed.json",
 			notSale: `data.checkoutComplete.confirmationNeeded false`},
 		{file: "checkout_complete_errors.json",
@@ -184,7 +230,11 @@ func (tc presetCase) expected() string {
 // presetOutcome is what spec makes of a case's fixture: the payload, the
 // condition that failed, or the field that was rejected.
 func presetOutcome(t *testing.T, spec *Spec, preset string, tc presetCase) string {
-	ev, err := spec.Extract(presetFixture(t, preset, tc.file), presetResolver(tc.vars), presetCaptureTime)
+	body := presetFixture(t, preset, tc.file)
+	if len(tc.without) > 0 {
+		body = presetWithout(t, body, tc.without)
+	}
+	ev, err := spec.Extract(body, presetResolver(tc.vars), presetCaptureTime)
 	var notSale *NotSaleError
 	var reject *RejectError
 	switch {
@@ -198,6 +248,48 @@ func presetOutcome(t *testing.T, spec *Spec, preset string, tc presetCase) strin
 	return "sale: " + string(ev.Payload(false))
 }
 
+// presetWithout deletes dotted object paths from a JSON body. Numbers keep
+// their text (ids beyond 2^53 stay exact); key order may change, which no
+// preset path depends on. A path that is not there fails the test, so a
+// derived case cannot quietly derive nothing.
+func presetWithout(t *testing.T, body []byte, paths []string) []byte {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		keys := strings.Split(path, ".")
+		obj, _ := doc.(map[string]any)
+		for _, k := range keys[:len(keys)-1] {
+			obj, _ = obj[k].(map[string]any)
+		}
+		last := keys[len(keys)-1]
+		if _, ok := obj[last]; !ok {
+			t.Fatalf("without %s: no such path in the fixture", path)
+		}
+		delete(obj, last)
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// name is the case's subtest name: its file, and what was deleted from it.
+func (tc presetCase) name() string {
+	n := strings.TrimSuffix(tc.file, ".json")
+	if len(tc.without) > 0 {
+		n += "/without_" + strings.Join(tc.without, "+")
+	}
+	return n
+}
+
 func TestPresetFixtures(t *testing.T) {
 	for _, name := range PresetNames() {
 		cases, ok := presetCases[name]
@@ -207,7 +299,7 @@ func TestPresetFixtures(t *testing.T) {
 		}
 		spec := presetSpec(t, name)
 		for _, tc := range cases {
-			t.Run(name+"/"+strings.TrimSuffix(tc.file, ".json"), func(t *testing.T) {
+			t.Run(name+"/"+tc.name(), func(t *testing.T) {
 				if got, want := presetOutcome(t, spec, name, tc), tc.expected(); got != want {
 					t.Fatalf("\n got %s\nwant %s", got, want)
 				}
