@@ -5,21 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 	"go.uber.org/zap"
 )
-
-// benchOrder is a realistic ~2 KB checkout answer; %d becomes the invoice.
-var benchOrder = `{"order":{"id":"inv_%d","status":"paid","total":"199.00","currency":"USD","created_at":"2026-04-10T12:45:10Z",` +
-	`"customer":{"id":"user_123","email":"alex@example.com","first_name":"Alex","last_name":"Johnson"},` +
-	`"items":[` + strings.TrimSuffix(strings.Repeat(`{"sku":"SKU-123456","name":"A product with a fairly long descriptive name","qty":1,"price":"49.75","tax":"0.00","meta":{"color":"blue","size":"M"}},`, 12), ",") + `],` +
-	`"shipping":{"method":"standard","address":{"line1":"1 Main Street","city":"Springfield","zip":"12345","country":"US"}}}}`
 
 // newBenchHandler builds a provisioned handler whose app runs a real
 // delivery: a bbolt outbox in a temp dir and a file sink.
@@ -59,7 +53,7 @@ func benchServe(b *testing.B, h *Handler, contentType string, parallel bool) {
 	var seq atomic.Int64
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", contentType)
-		fmt.Fprintf(w, benchOrder, seq.Add(1))
+		w.Write(fake.Order(fmt.Sprint("inv_", seq.Add(1)), "paid"))
 		return nil
 	})
 	serve := func() {
@@ -128,7 +122,7 @@ func BenchmarkConditionNotMet(b *testing.B) {
 
 // BenchmarkTeeWriter measures the writer alone on a 2 KB JSON body.
 func BenchmarkTeeWriter(b *testing.B) {
-	body := []byte(fmt.Sprintf(benchOrder, 1))
+	body := fake.Order("inv_1", "paid")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for i := 0; i < b.N; i++ {
@@ -142,8 +136,8 @@ func BenchmarkTeeWriter(b *testing.B) {
 // BenchmarkDecodeGzip measures decoding the copy of a 2 KB gzip body into
 // a pooled buffer sized by the gzip trailer.
 func BenchmarkDecodeGzip(b *testing.B) {
-	body := []byte(fmt.Sprintf(benchOrder, 1))
-	raw := compress(b, "gzip", body)
+	body := fake.Order("inv_1", "paid")
+	raw := fake.Compress("gzip", body)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for i := 0; i < b.N; i++ {

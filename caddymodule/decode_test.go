@@ -7,42 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zlib"
-	"github.com/klauspost/compress/zstd"
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
-
-func compress(t testing.TB, encoding string, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	switch encoding {
-	case "gzip":
-		w := gzip.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "deflate":
-		w := zlib.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "br":
-		w := brotli.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "zstd":
-		w, _ := zstd.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	default:
-		return data
-	}
-	return buf.Bytes()
-}
 
 func TestDecodeBody(t *testing.T) {
 	body := []byte(`{"order":{"id":"inv_1","total":"12.45"}}`)
 	for _, enc := range []string{"", "identity", "gzip", "deflate", "br", "zstd", "GZIP"} {
-		got, release, err := decodeBody(enc, compress(t, strings.ToLower(enc), body), 1<<20)
+		got, release, err := decodeBody(enc, fake.Compress(strings.ToLower(enc), body), 1<<20)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Errorf("%q: got %q, %v", enc, got, err)
 		}
@@ -55,7 +26,7 @@ func TestDecodeBody(t *testing.T) {
 func TestDecodeBodyBoundsZipBombs(t *testing.T) {
 	bomb := bytes.Repeat([]byte("0"), 50<<20) // 50 MiB of zeros compresses to ~50 KiB
 	for _, enc := range []string{"gzip", "br", "zstd", "deflate"} {
-		raw := compress(t, enc, bomb)
+		raw := fake.Compress(enc, bomb)
 		if len(raw) > 1<<20 {
 			t.Fatalf("%s: the bomb does not compress (%d bytes)", enc, len(raw))
 		}
@@ -79,7 +50,7 @@ func TestDecodeBodyRejectsGarbage(t *testing.T) {
 func TestDecodeBodyGzipSizeIsOnlyAHint(t *testing.T) {
 	body := bytes.Repeat([]byte(`{"order":{"id":"inv_1","total":"12.45"}}`), 100)
 	for _, size := range []uint32{0, 7, uint32(len(body)), 1 << 31, 0xffffffff} {
-		raw := compress(t, "gzip", body)
+		raw := fake.Compress("gzip", body)
 		binary.LittleEndian.PutUint32(raw[len(raw)-4:], size)
 		got, release, err := decodeBody("gzip", raw, 1<<20)
 		if size == uint32(len(body)) {
@@ -95,7 +66,7 @@ func TestDecodeBodyGzipSizeIsOnlyAHint(t *testing.T) {
 			release()
 		}
 	}
-	raw := compress(t, "gzip", body)
+	raw := fake.Compress("gzip", body)
 	if got := gzipSize(raw); got != len(body) {
 		t.Errorf("gzipSize = %d, want %d", got, len(body))
 	}

@@ -6,132 +6,39 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
-// platform is a fake Sale Track API that records what it receives.
-type platform struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []recorded
-	status   int
-}
+// The in-process Caddy that caddytest starts lives as long as the test
+// binary, so its ports are picked once, by the OS.
+var (
+	adminPort = fake.FreePort()
+	httpPort  = fake.FreePort()
+	httpsPort = fake.FreePort()
+	// siteURL is the address of the sites the tests load.
+	siteURL = fmt.Sprintf("http://localhost:%d", httpPort)
+	// adminURL is the in-process Caddy's admin endpoint.
+	adminURL = fmt.Sprintf("http://localhost:%d", adminPort)
+)
 
-type recorded struct {
-	header http.Header
-	body   string
-}
-
-func newPlatform(t *testing.T) *platform {
-	p := &platform{status: http.StatusAccepted}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		p.mu.Lock()
-		p.requests = append(p.requests, recorded{header: r.Header.Clone(), body: string(body)})
-		status := p.status
-		p.mu.Unlock()
-		w.WriteHeader(status)
-	}))
+func newPlatform(t *testing.T) *fake.Platform {
+	p := fake.NewPlatform()
 	t.Cleanup(p.Close)
 	return p
 }
 
-// waitFor waits until the platform has n requests, and returns them.
-func (p *platform) waitFor(t *testing.T, n int) []recorded {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		got := append([]recorded(nil), p.requests...)
-		p.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t.Fatalf("platform got %d requests, want %d", len(p.requests), n)
-	return nil
-}
-
-func (p *platform) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.requests)
-}
-
-// shop is a fake upstream whose checkout answers vary by path.
-func newShop(t *testing.T) *httptest.Server {
-	order := func(id string) []byte {
-		return []byte(fmt.Sprintf(`{"order":{"id":%q,"status":"paid","total":"199.00","currency":"USD","customer":{"id":"user_123","email":"alex@example.com","first_name":"Alex","last_name":"Johnson"}}}`, id))
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/checkout/plain/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Shop", "kept")
-		w.WriteHeader(http.StatusCreated)
-		w.Write(order(r.PathValue("id")))
-	})
-	// Compressed answers, as an upstream gives a browser that asked.
-	mux.HandleFunc("/checkout/{encoding}/{id}", func(w http.ResponseWriter, r *http.Request) {
-		enc := r.PathValue("encoding")
-		body := compress(t, enc, order(r.PathValue("id")))
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Encoding", enc)
-		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-		w.Write(body)
-	})
-	mux.HandleFunc("/checkout/chunked/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		body := order(r.PathValue("id"))
-		for i := 0; i < len(body); i += 7 {
-			w.Write(body[i:min(i+7, len(body))])
-			w.(http.Flusher).Flush()
-		}
-	})
-	mux.HandleFunc("/checkout/trailer/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Trailer", "X-Order-Checksum")
-		w.Write(order(r.PathValue("id")))
-		w.Header().Set("X-Order-Checksum", "c0ffee")
-	})
-	mux.HandleFunc("/checkout/pending/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(bytes.Replace(order(r.PathValue("id")), []byte(`"paid"`), []byte(`"pending"`), 1))
-	})
-	mux.HandleFunc("/checkout/malformed/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"order":{"id":"` + r.PathValue("id") + `","total":`))
-	})
-	mux.HandleFunc("/checkout/big/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"pad":"` + strings.Repeat("x", 2<<20) + `",` + string(order(r.PathValue("id")))[1:]))
-	})
-	mux.HandleFunc("/checkout/declined/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusPaymentRequired)
-		w.Write(order(r.PathValue("id")))
-	})
-	mux.HandleFunc("/checkout/html/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.Write(order(r.PathValue("id")))
-	})
-	mux.HandleFunc("/checkout/sse/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "data: %s\n\n", order(r.PathValue("id")))
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+func newShop(t *testing.T) *fake.Shop {
+	s := fake.NewShop()
+	t.Cleanup(s.Close)
+	return s
 }
 
 // loadConfig loads sites into the in-process Caddy behind the global
@@ -140,37 +47,38 @@ func newShop(t *testing.T) *httptest.Server {
 // the internet.
 func loadConfig(t *testing.T, saleTrack, sites string) *caddytest.Tester {
 	t.Helper()
-	tester := caddytest.NewTester(t)
-	tester.InitServer(`
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester.InitServer(fmt.Sprintf(`
 	{
 		skip_install_trust
-		admin localhost:2999
-		http_port 9080
-		https_port 9443
+		admin localhost:%d
+		http_port %d
+		https_port %d
 		grace_period 1ns
 		log {
 			level ERROR
 		}
 		sale_track {
 			fx_source http://127.0.0.1:9/eurofxref-daily.xml
-			`+saleTrack+`
+			%s
 		}
 	}
-	`+sites, "caddyfile")
+	`, adminPort, httpPort, httpsPort, saleTrack)+sites, "caddyfile")
 	return tester
 }
 
-// startCaddy loads a config with the checkout route in front of shop and
-// the platform as endpoint, in-process, through Caddy's admin API.
-func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Tester {
+// startCaddy loads a config with the checkout route in front of the shop
+// at shopAddr and endpoint as the platform, in-process, through Caddy's
+// admin API.
+func startCaddy(t *testing.T, shopAddr, endpoint string, storage string) *caddytest.Tester {
 	t.Helper()
 	return loadConfig(t, fmt.Sprintf(`
 			endpoint %s
 			api_key test-key-123
 			storage_dir %s
 			backoff_base 10ms
-			backoff_cap 50ms`, plat, storage), fmt.Sprintf(`
-	http://localhost:9080 {
+			backoff_cap 50ms`, endpoint, storage), fmt.Sprintf(`
+	%s {
 		handle /checkout/* {
 			sale_track {
 				amount      order.total
@@ -184,12 +92,12 @@ func startCaddy(t *testing.T, shop, plat string, storage string) *caddytest.Test
 			}
 			reverse_proxy %s
 		}
-	}`, strings.TrimPrefix(shop, "http://")))
+	}`, siteURL, shopAddr))
 }
 
 func checkout(t *testing.T, tester *caddytest.Tester, path string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080"+path, nil)
+	req, _ := http.NewRequest(http.MethodPost, siteURL+path, nil)
 	req.Header.Set("Cookie", "clickId=cl_42")
 	resp, err := tester.Client.Do(req)
 	if err != nil {
@@ -205,7 +113,7 @@ func checkout(t *testing.T, tester *caddytest.Tester, path string) (*http.Respon
 
 func TestCaptureEndToEndInProcess(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
-	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
+	tester := startCaddy(t, shop.Addr, plat.URL, t.TempDir())
 
 	direct, err := http.Post(shop.URL+"/checkout/plain/inv_1", "", nil)
 	if err != nil {
@@ -218,29 +126,29 @@ func TestCaptureEndToEndInProcess(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || !bytes.Equal(body, wantBody) || resp.Header.Get("X-Shop") != "kept" {
 		t.Fatalf("the response was altered: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
-	got := plat.waitFor(t, 1)[0]
-	want := `{"event":"sale","timestamp":"` + gjsonTimestamp(t, got.body) + `","customerExternalId":"user_123","email":"alex@example.com","name":"Alex Johnson","currency":"USD","amount":199.0,"invoiceId":"inv_1","clickId":"cl_42"}`
-	if got.body != want {
-		t.Fatalf("platform got\n %s\nwant\n %s", got.body, want)
+	got := plat.WaitRequests(t, 1)[0]
+	want := `{"event":"sale","timestamp":"` + gjsonTimestamp(t, got.Body) + `","customerExternalId":"user_123","email":"alex@example.com","name":"Alex Johnson","currency":"USD","amount":199.0,"invoiceId":"inv_1","clickId":"cl_42"}`
+	if got.Body != want {
+		t.Fatalf("platform got\n %s\nwant\n %s", got.Body, want)
 	}
 	for header, value := range map[string]string{
 		"Content-Type":  "application/json",
 		"Authorization": "Bearer test-key-123",
 	} {
-		if got.header.Get(header) != value {
-			t.Errorf("%s = %q, want %q", header, got.header.Get(header), value)
+		if got.Header.Get(header) != value {
+			t.Errorf("%s = %q, want %q", header, got.Header.Get(header), value)
 		}
 	}
-	if !strings.HasPrefix(got.header.Get("User-Agent"), "caddy-saletrack/") || got.header.Get("Idempotency-Key") == "" {
-		t.Errorf("User-Agent %q, Idempotency-Key %q", got.header.Get("User-Agent"), got.header.Get("Idempotency-Key"))
+	if !strings.HasPrefix(got.Header.Get("User-Agent"), "caddy-saletrack/") || got.Header.Get("Idempotency-Key") == "" {
+		t.Errorf("User-Agent %q, Idempotency-Key %q", got.Header.Get("User-Agent"), got.Header.Get("Idempotency-Key"))
 	}
 
 	// The same invoice again (a refresh, a retried request) counts once.
 	checkout(t, tester, "/checkout/plain/inv_1")
 	checkout(t, tester, "/checkout/plain/inv_2")
-	plat.waitFor(t, 2)
+	plat.WaitRequests(t, 2)
 	time.Sleep(100 * time.Millisecond)
-	if n := plat.count(); n != 2 {
+	if n := len(plat.Requests()); n != 2 {
 		t.Fatalf("platform got %d events, want 2 (inv_1 once, inv_2 once)", n)
 	}
 }
@@ -259,7 +167,7 @@ func gjsonTimestamp(t *testing.T, body string) string {
 func TestResponsesThatAreNotSales(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
 	storage := t.TempDir()
-	tester := startCaddy(t, shop.URL, plat.URL, storage)
+	tester := startCaddy(t, shop.Addr, plat.URL, storage)
 
 	for _, kind := range []string{"pending", "malformed", "big", "declined", "html", "sse"} {
 		path := "/checkout/" + kind + "/inv_" + kind
@@ -276,16 +184,16 @@ func TestResponsesThatAreNotSales(t *testing.T) {
 	}
 	// One real sale after them proves the worker runs, so their absence counts.
 	checkout(t, tester, "/checkout/plain/inv_real")
-	got := plat.waitFor(t, 1)
+	got := plat.WaitRequests(t, 1)
 	time.Sleep(100 * time.Millisecond)
-	if n := plat.count(); n != 1 || !strings.Contains(got[0].body, `"invoiceId":"inv_real"`) {
+	if n := len(plat.Requests()); n != 1 || !strings.Contains(got[0].Body, `"invoiceId":"inv_real"`) {
 		t.Fatalf("platform got %d events (%v), want only inv_real", n, got)
 	}
 }
 
 func TestCompressedAndChunkedUpstreams(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
-	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
+	tester := startCaddy(t, shop.Addr, plat.URL, t.TempDir())
 
 	encodings := []string{"gzip", "zstd", "br", "deflate"}
 	for _, enc := range encodings {
@@ -297,7 +205,7 @@ func TestCompressedAndChunkedUpstreams(t *testing.T) {
 		}
 		want, _ := io.ReadAll(direct.Body)
 		direct.Body.Close()
-		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/checkout/"+enc+"/inv_"+enc, nil)
+		req, _ := http.NewRequest(http.MethodPost, siteURL+"/checkout/"+enc+"/inv_"+enc, nil)
 		req.Header.Set("Accept-Encoding", enc)
 		resp, err := tester.Client.Transport.RoundTrip(req) // no transparent decompression
 		if err != nil {
@@ -310,12 +218,10 @@ func TestCompressedAndChunkedUpstreams(t *testing.T) {
 		}
 	}
 	checkout(t, tester, "/checkout/chunked/inv_chunked")
-	got := plat.waitFor(t, len(encodings)+1)
+	got := plat.WaitRequests(t, len(encodings)+1)
 	ids := map[string]bool{}
 	for _, r := range got {
-		var v struct{ InvoiceID string }
-		json.Unmarshal([]byte(r.body), &v)
-		ids[v.InvoiceID] = true
+		ids[r.InvoiceID] = true
 	}
 	for _, id := range []string{"inv_gzip", "inv_zstd", "inv_br", "inv_deflate", "inv_chunked"} {
 		if !ids[id] {
@@ -326,17 +232,17 @@ func TestCompressedAndChunkedUpstreams(t *testing.T) {
 
 func TestHeadIsPassedThrough(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
-	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
-	req, _ := http.NewRequest(http.MethodHead, "http://localhost:9080/checkout/plain/inv_head", nil)
+	tester := startCaddy(t, shop.Addr, plat.URL, t.TempDir())
+	req, _ := http.NewRequest(http.MethodHead, siteURL+"/checkout/plain/inv_head", nil)
 	resp, err := tester.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	checkout(t, tester, "/checkout/plain/inv_after_head")
-	got := plat.waitFor(t, 1)
+	got := plat.WaitRequests(t, 1)
 	time.Sleep(100 * time.Millisecond)
-	if plat.count() != 1 || !strings.Contains(got[0].body, "inv_after_head") {
+	if len(plat.Requests()) != 1 || !strings.Contains(got[0].Body, "inv_after_head") {
 		t.Fatalf("HEAD produced a sale: %v", got)
 	}
 }
@@ -345,14 +251,14 @@ func TestFileSinkIsTheDefault(t *testing.T) {
 	shop := newShop(t)
 	storage := t.TempDir()
 	tester := loadConfig(t, "storage_dir "+storage, fmt.Sprintf(`
-	http://localhost:9080 {
+	%s {
 		sale_track {
 			amount order.total
 			invoice_id order.id
 			customer_id order.customer.id
 		}
 		reverse_proxy %s
-	}`, strings.TrimPrefix(shop.URL, "http://")))
+	}`, siteURL, shop.Addr))
 	checkout(t, tester, "/checkout/plain/inv_file")
 	file := filepath.Join(storage, "sales.jsonl")
 	deadline := time.Now().Add(10 * time.Second)
@@ -373,8 +279,8 @@ func TestFileSinkIsTheDefault(t *testing.T) {
 // A response with trailers keeps them through the tee, and is still a sale.
 func TestTrailersPassThrough(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
-	tester := startCaddy(t, shop.URL, plat.URL, t.TempDir())
-	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/checkout/trailer/inv_trailer", nil)
+	tester := startCaddy(t, shop.Addr, plat.URL, t.TempDir())
+	req, _ := http.NewRequest(http.MethodPost, siteURL+"/checkout/trailer/inv_trailer", nil)
 	resp, err := tester.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +290,7 @@ func TestTrailersPassThrough(t *testing.T) {
 	if got := resp.Trailer.Get("X-Order-Checksum"); got != "c0ffee" {
 		t.Fatalf("trailer X-Order-Checksum = %q, want c0ffee (trailers: %v)", got, resp.Trailer)
 	}
-	if got := plat.waitFor(t, 1); !strings.Contains(got[0].body, `"invoiceId":"inv_trailer"`) {
-		t.Fatalf("platform got %s", got[0].body)
+	if got := plat.WaitRequests(t, 1); !strings.Contains(got[0].Body, `"invoiceId":"inv_trailer"`) {
+		t.Fatalf("platform got %s", got[0].Body)
 	}
 }

@@ -22,7 +22,7 @@ func metricValue(t *testing.T, sample string) float64 {
 // labelled counter has no sample before its first increment.
 func scrape(t *testing.T, sample string) (float64, bool) {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +39,12 @@ func scrape(t *testing.T, sample string) (float64, bool) {
 func TestMetricsCountAcrossReloads(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
 	storage := t.TempDir()
-	tester := startCaddy(t, shop.URL, plat.URL, storage)
+	tester := startCaddy(t, shop.Addr, plat.URL, storage)
 	before, _ := scrape(t, `caddy_sale_track_captured_total{route="checkout"}`)
 	checkout(t, tester, "/checkout/plain/inv_metric_1")
 	checkout(t, tester, "/checkout/plain/inv_metric_1") // a duplicate
 	checkout(t, tester, "/checkout/pending/inv_metric_2")
-	plat.waitFor(t, 1)
+	plat.WaitRequests(t, 1)
 	if got := metricValue(t, `caddy_sale_track_captured_total{route="checkout"}`); got != before+1 {
 		t.Errorf("captured_total = %v, want %v", got, before+1)
 	}
@@ -59,9 +59,9 @@ func TestMetricsCountAcrossReloads(t *testing.T) {
 	}
 
 	// A reload makes a new registry: the counts must carry over, not restart.
-	tester = startCaddy(t, shop.URL, plat.URL, storage)
+	tester = startCaddy(t, shop.Addr, plat.URL, storage)
 	checkout(t, tester, "/checkout/plain/inv_metric_3")
-	plat.waitFor(t, 2)
+	plat.WaitRequests(t, 2)
 	if got := metricValue(t, `caddy_sale_track_captured_total{route="checkout"}`); got != before+2 {
 		t.Errorf("captured_total after reload = %v, want %v", got, before+2)
 	}

@@ -51,6 +51,9 @@ type pipeline struct {
 	// holders are the started apps using this delivery, oldest first; the
 	// newest one's settings are in force.
 	holders []*App
+	// restores counts the times release put an older config's settings
+	// back: a reload that failed after its sale_track app had started.
+	restores atomic.Int64
 }
 
 // pipelineSettings are the parts of the current config the request path
@@ -101,6 +104,7 @@ func (d *pipeline) release(a *App) {
 	}
 	d.mu.Unlock()
 	if restore != nil {
+		d.restores.Add(1)
 		if err := d.configure(restore); err != nil {
 			d.logger.Error("restoring the running config's delivery settings", zap.Error(err))
 		}

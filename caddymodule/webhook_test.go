@@ -1,48 +1,18 @@
 package caddymodule
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// webhookShop accepts a webhook only with the right signature header, as a
-// shop checking its payment provider's signature does, and records the
-// exact bodies it received.
-type webhookShop struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-}
-
-func newWebhookShop(t *testing.T) *webhookShop {
-	s := &webhookShop{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, body)
-		s.mu.Unlock()
-		if r.Header.Get("X-Signature") != "valid" {
-			http.Error(w, "bad signature", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "ok")
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
 func TestWebhookSource(t *testing.T) {
-	shop, plat := newWebhookShop(t), newPlatform(t)
+	shop, plat := newShop(t), newPlatform(t)
 	tester := loadConfig(t, fmt.Sprintf("endpoint %s\n\t\t\tstorage_dir %s", plat.URL, t.TempDir()), fmt.Sprintf(`
-	http://localhost:9080 {
+	%s {
 		handle /webhooks/pay {
 			sale_track {
 				source      request
@@ -57,10 +27,10 @@ func TestWebhookSource(t *testing.T) {
 			}
 			reverse_proxy %s
 		}
-	}`, strings.TrimPrefix(shop.URL, "http://")))
+	}`, siteURL, shop.Addr))
 
 	send := func(body, signature string) int {
-		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/webhooks/pay", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, siteURL+"/webhooks/pay", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Signature", signature)
 		resp, err := tester.Client.Do(req)
@@ -91,20 +61,22 @@ func TestWebhookSource(t *testing.T) {
 		t.Fatalf("good webhook: %d", status)
 	}
 
-	got := plat.waitFor(t, 1)
+	got := plat.WaitRequests(t, 1)
 	time.Sleep(150 * time.Millisecond)
-	if plat.count() != 1 {
-		t.Fatalf("platform got %d events, want only pay_good", plat.count())
+	if n := len(plat.Requests()); n != 1 {
+		t.Fatalf("platform got %d events, want only pay_good", n)
 	}
 	want := `,"customerExternalId":"user_9","currency":"EUR","amount":49.99,"invoiceId":"pay_good","clickId":"cl_9"}`
-	if !strings.HasSuffix(got[0].body, want) {
-		t.Fatalf("platform got %s", got[0].body)
+	if !strings.HasSuffix(got[0].Body, want) {
+		t.Fatalf("platform got %s", got[0].Body)
 	}
-	shop.mu.Lock()
-	defer shop.mu.Unlock()
 	sent := []string{forged, event("pay_failed", "payment.failed"), huge, good}
-	for i, body := range shop.bodies {
-		if !bytes.Equal(body, []byte(sent[i])) {
+	received := shop.Webhooks()
+	if len(received) != len(sent) {
+		t.Errorf("the shop received %d webhooks, sent %d", len(received), len(sent))
+	}
+	for i, body := range received {
+		if body != sent[i] {
 			t.Errorf("the shop received webhook %d altered (%d bytes, sent %d)", i, len(body), len(sent[i]))
 		}
 	}
@@ -138,14 +110,10 @@ func (s *slowBody) Read(p []byte) (int, error) {
 // check) leaves the transport reading the body after the handler returned:
 // the copy must step aside rather than crash Caddy, and nothing is a sale.
 func TestWebhookRefusedBeforeReadKeepsCaddyUp(t *testing.T) {
-	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "forbidden", http.StatusForbidden)
-	}))
-	t.Cleanup(refuse.Close)
-	plat := newPlatform(t)
+	shop, plat := newShop(t), newPlatform(t)
 	tester := loadConfig(t, fmt.Sprintf("endpoint %s\n\t\t\tstorage_dir %s", plat.URL, t.TempDir()), fmt.Sprintf(`
-	http://localhost:9080 {
-		handle /webhooks/pay {
+	%s {
+		handle /forbidden {
 			sale_track {
 				source      request
 				amount      data.amount
@@ -154,10 +122,10 @@ func TestWebhookRefusedBeforeReadKeepsCaddyUp(t *testing.T) {
 			reverse_proxy %s
 		}
 		respond /alive "yes"
-	}`, strings.TrimPrefix(refuse.URL, "http://")))
+	}`, siteURL, shop.Addr))
 
 	for i := 0; i < 4; i++ {
-		req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/webhooks/pay", &slowBody{left: 2 << 20})
+		req, _ := http.NewRequest(http.MethodPost, siteURL+"/forbidden", &slowBody{left: 2 << 20})
 		req.Header.Set("Content-Type", "application/json")
 		if resp, err := tester.Client.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)
@@ -165,12 +133,12 @@ func TestWebhookRefusedBeforeReadKeepsCaddyUp(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // late reads happen now
-	resp, err := tester.Client.Get("http://localhost:9080/alive")
+	resp, err := tester.Client.Get(siteURL + "/alive")
 	if err != nil {
 		t.Fatalf("Caddy is down after refused webhooks: %v", err)
 	}
 	resp.Body.Close()
-	if plat.count() != 0 {
-		t.Fatalf("a refused webhook produced %d events", plat.count())
+	if n := len(plat.Requests()); n != 0 {
+		t.Fatalf("a refused webhook produced %d events", n)
 	}
 }
