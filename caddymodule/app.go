@@ -1,10 +1,9 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
 )
 
 func init() {
@@ -41,35 +41,42 @@ const (
 // usage pool keyed by the storage directory, and take this config's
 // settings when it starts.
 type App struct {
-	// Endpoint is the platform's Sale Track URL: each sale is POSTed to it
-	// as JSON. Default: none; without it, sales go to the file sink.
+	// Endpoint is the platform's Sale Track URL, http:// or https://: each
+	// sale is POSTed to it as JSON. Default: none; without it, sales go to
+	// the file sink.
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// APIKey is sent as "Authorization: Bearer <key>". Global placeholders
-	// such as {env.SALETRACK_API_KEY} are resolved. It never appears in logs.
+	// APIKey is sent as "Authorization: Bearer <key>", so it may hold no
+	// control character nor begin or end with a space. Global placeholders
+	// such as {env.SALETRACK_API_KEY} are resolved. It never appears in
+	// logs. Default: none (no Authorization header).
 	APIKey string `json:"api_key,omitempty"`
 
 	// SigningSecret, when set, signs each request with Standard Webhooks
 	// headers (webhook-id, webhook-timestamp, webhook-signature), so the
-	// receiver can verify the sender. {env.*} is resolved. Never logged.
+	// receiver can verify the sender. A secret starting "whsec_" must be
+	// base64 after the prefix. {env.*} is resolved. Never logged.
+	// Default: none (unsigned).
 	SigningSecret string `json:"signing_secret,omitempty"`
 
-	// File is a JSON Lines sink: one event object per line. Default: with no
-	// Endpoint, sales.jsonl in the storage directory; with one, none.
+	// File is a JSON Lines sink: one event object per line. It may not be
+	// the outbox or the rates cache in the storage directory. Default: with
+	// no Endpoint, sales.jsonl in the storage directory; with one, none.
 	File string `json:"file,omitempty"`
 
 	// StorageDir holds the outbox database and the rates cache. Default:
 	// sale_track/ under Caddy's data directory.
 	StorageDir string `json:"storage_dir,omitempty"`
 
-	// Concurrency is how many sends may run at once. Default: 4.
+	// Concurrency is how many sends may run at once, 1 to 256. Default: 4.
 	Concurrency int `json:"concurrency,omitempty"`
 
 	// BackoffBase is the first retry's delay bound; each retry doubles it,
 	// with full jitter. Default: 1s.
 	BackoffBase caddy.Duration `json:"backoff_base,omitempty"`
 
-	// BackoffCap bounds the retry delay. Default: 10m.
+	// BackoffCap bounds the retry delay; it may not be shorter than
+	// BackoffBase. Default: 10m.
 	BackoffCap caddy.Duration `json:"backoff_cap,omitempty"`
 
 	// MaxEventAge is how long an undelivered sale is retried before it
@@ -84,7 +91,8 @@ type App struct {
 	// of it within the window is not sent again. Default: 720h.
 	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
 
-	// MaxStorage bounds the outbox file, in bytes. Default: 1073741824 (1 GiB).
+	// MaxStorage bounds the outbox file, in bytes, at least 1048576 (1 MiB).
+	// Default: 1073741824 (1 GiB).
 	MaxStorage int64 `json:"max_storage,omitempty"`
 
 	// SendTimeout bounds one HTTP delivery attempt. Default: 10s.
@@ -99,7 +107,8 @@ type App struct {
 	FxMaxAge caddy.Duration `json:"fx_max_age,omitempty"`
 
 	// FxRates are static rates, USD per unit, for currencies the feed does
-	// not carry (code → decimal string, e.g. {"AED": "0.2723"}).
+	// not carry (code → positive decimal string, e.g. {"AED": "0.2723"});
+	// USD takes none, and a code may appear once in any case. Default: none.
 	FxRates map[string]string `json:"fx_rates,omitempty"`
 
 	// SendUSD sends the amount converted to USD, with currency USD, instead
@@ -174,35 +183,158 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the options. Its errors never carry the API key.
+// Validate checks the options with the rules the Caddyfile parser applies,
+// on the values as provisioned (placeholders resolved, defaults filled),
+// and refuses what Start would. Its errors never carry the API key.
 func (a *App) Validate() error {
 	if a.Endpoint != "" {
-		u, err := url.Parse(a.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", delivery.RedactURL(a.Endpoint))
+		if err := checkURLOption("endpoint", a.Endpoint); err != nil {
+			return err
 		}
 	}
-	if u, err := url.Parse(a.FxSource); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("fx_source %q: want an http:// or https:// URL", delivery.RedactURL(a.FxSource))
+	if err := checkURLOption("fx_source", a.FxSource); err != nil {
+		return err
 	}
-	if a.Concurrency < 1 || a.Concurrency > 256 {
-		return fmt.Errorf("concurrency %d: want 1 to 256", a.Concurrency)
+	if err := checkAPIKey(a.apiKey); err != nil {
+		return err
 	}
-	if a.BackoffCap < a.BackoffBase {
-		return fmt.Errorf("backoff_cap (%s) is shorter than backoff_base (%s)", time.Duration(a.BackoffCap), time.Duration(a.BackoffBase))
+	if err := checkConcurrency(a.Concurrency); err != nil {
+		return fmt.Errorf("concurrency %d: %w", a.Concurrency, err)
 	}
-	if a.MaxStorage < 1<<20 {
-		return fmt.Errorf("max_storage %d: want at least 1 MiB", a.MaxStorage)
+	if err := checkMaxStorage(a.MaxStorage); err != nil {
+		return fmt.Errorf("max_storage %d: %w", a.MaxStorage, err)
 	}
-	for code, rate := range a.FxRates {
-		if _, err := fx.NormalizeCode(code); err != nil {
-			return fmt.Errorf("fx_rate: %v", err)
+	for _, o := range a.durationOptions() {
+		if err := checkDuration(*o.value); err != nil {
+			return fmt.Errorf("%s %s: %w", o.name, time.Duration(*o.value), err)
 		}
-		if _, err := fx.ParseAmount(rate, "USD", fx.Major, -1); err != nil || strings.HasPrefix(strings.TrimSpace(rate), "-") || strings.Trim(rate, "0.") == "" {
-			return fmt.Errorf("fx_rate %s: %q is not a positive decimal", code, rate)
+	}
+	if err := checkBackoff(time.Duration(a.BackoffBase), time.Duration(a.BackoffCap)); err != nil {
+		return err
+	}
+	if err := fx.CheckRates(a.FxRates); err != nil {
+		return fxRateError(err)
+	}
+	if err := a.checkFile(); err != nil {
+		return err
+	}
+	if a.Endpoint != "" {
+		// The sink Start would build, built and dropped: it holds the
+		// rules of the signing secret and opens nothing.
+		s, err := delivery.NewHTTPSink(a.httpSinkOptions())
+		if err != nil {
+			return err
 		}
+		s.Close()
 	}
 	return nil
+}
+
+// The rules of the options. Each is written once and called by both the
+// Caddyfile parser, which names the line, and Validate, for JSON configs.
+// Most return only what is wrong; the caller names the option and its
+// value as the user wrote it.
+var (
+	errConcurrency = fmt.Errorf("want a number from 1 to %d", maxConcurrency)
+	errMaxStorage  = errors.New("want a size from 1MiB to 8EiB, such as 1GiB")
+	errDuration    = errors.New("want a positive duration such as 30s or 168h")
+)
+
+// maxConcurrency bounds concurrency: each send may hold a connection to
+// the platform.
+const maxConcurrency = 256
+
+func checkConcurrency(n int) error {
+	if n < 1 || n > maxConcurrency {
+		return errConcurrency
+	}
+	return nil
+}
+
+// checkMaxStorage wants room for the database's own pages and a few
+// thousand sales.
+func checkMaxStorage(n int64) error {
+	if n < 1<<20 {
+		return errMaxStorage
+	}
+	return nil
+}
+
+// checkDuration is the rule of every duration option: delivery would take
+// zero or less as "the default" without saying so.
+func checkDuration(d caddy.Duration) error {
+	if d <= 0 {
+		return errDuration
+	}
+	return nil
+}
+
+// checkBackoff is given both bounds with their defaults filled in: the
+// emitter would raise a shorter cap to the base without saying so.
+func checkBackoff(base, limit time.Duration) error {
+	if limit < base {
+		return fmt.Errorf("backoff_cap (%s) is shorter than backoff_base (%s)", limit, base)
+	}
+	return nil
+}
+
+// checkURLOption names the option and the URL, redacted: it may carry
+// credentials.
+func checkURLOption(name, raw string) error {
+	if err := httpcheck.URL(raw); err != nil {
+		return fmt.Errorf("%s %q: %w", name, delivery.RedactURL(raw), err)
+	}
+	return nil
+}
+
+// checkAPIKey refuses a key that cannot arrive intact in the Authorization
+// header: every send would fail. The error never shows the key.
+func checkAPIKey(key string) error {
+	if err := httpcheck.HeaderValue(key); err != nil {
+		return fmt.Errorf("api_key: %w", err)
+	}
+	return nil
+}
+
+// fxRateError names the option and, when it is one, the currency.
+func fxRateError(err error) error {
+	var re *fx.RateError
+	if errors.As(err, &re) && re.Code != "" {
+		return fmt.Errorf("fx_rate %s: %w", re.Code, re.Err)
+	}
+	return fmt.Errorf("fx_rate: %w", err)
+}
+
+// checkFile refuses a file sink on one of the storage directory's own
+// files: its lines would corrupt the outbox, or be lost when the rates
+// cache is replaced. Paths are compared as provisioned (absolute, clean).
+func (a *App) checkFile() error {
+	switch a.file {
+	case a.outboxPath():
+		return fmt.Errorf("file %q is the outbox database", a.file)
+	case filepath.Join(a.storageDir, fx.CacheFile):
+		return fmt.Errorf("file %q is the exchange-rate cache", a.file)
+	}
+	return nil
+}
+
+// durationOption is a duration option's name and field, for the parser to
+// set and Validate to check.
+type durationOption struct {
+	name  string
+	value *caddy.Duration
+}
+
+func (a *App) durationOptions() []durationOption {
+	return []durationOption{
+		{"backoff_base", &a.BackoffBase},
+		{"backoff_cap", &a.BackoffCap},
+		{"max_event_age", &a.MaxEventAge},
+		{"shutdown_timeout", &a.ShutdownTimeout},
+		{"dedup_window", &a.DedupWindow},
+		{"send_timeout", &a.SendTimeout},
+		{"fx_max_age", &a.FxMaxAge},
+	}
 }
 
 // Start takes the process's delivery for this storage directory (opening
@@ -266,9 +398,15 @@ func setDefault(v *int, def int) {
 }
 
 func setDefaultDuration(v *caddy.Duration, def time.Duration) {
-	if *v == 0 {
-		*v = caddy.Duration(def)
+	*v = caddy.Duration(durationOr(*v, def))
+}
+
+// durationOr is v, or def when v is unset.
+func durationOr(v caddy.Duration, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
 	}
+	return time.Duration(v)
 }
 
 // Interface guards

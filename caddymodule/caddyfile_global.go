@@ -1,7 +1,7 @@
 package caddymodule
 
 import (
-	"net/url"
+	"math"
 	"strconv"
 	"strings"
 
@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/dustin/go-humanize"
 
-	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
 )
 
@@ -49,7 +48,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "sale_track", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// UnmarshalCaddyfile sets up the app from the global block's tokens.
+// UnmarshalCaddyfile sets up the app from the global block's tokens. Each
+// option is checked on its line by the rule Validate applies to it; a
+// value holding a placeholder is checked by Validate once resolved.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
 	if d.NextArg() {
@@ -60,11 +61,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"file": &a.File, "storage_dir": &a.StorageDir,
 	}
 	urls := map[string]*string{"endpoint": &a.Endpoint, "fx_source": &a.FxSource}
-	durations := map[string]*caddy.Duration{
-		"backoff_base": &a.BackoffBase, "backoff_cap": &a.BackoffCap,
-		"max_event_age": &a.MaxEventAge, "shutdown_timeout": &a.ShutdownTimeout,
-		"dedup_window": &a.DedupWindow, "send_timeout": &a.SendTimeout, "fx_max_age": &a.FxMaxAge,
+	durations := map[string]*caddy.Duration{}
+	for _, o := range a.durationOptions() {
+		durations[o.name] = o.value
 	}
+	// backoffAt is the later of the backoff_base and backoff_cap lines,
+	// where their rule is reported once both are known.
+	var backoffAt *caddyfile.Token
 	for d.NextBlock(0) {
 		sub := d.Val()
 		switch {
@@ -73,15 +76,21 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
+			if sub == "api_key" && !hasPlaceholder(v) {
+				if err := checkAPIKey(v); err != nil {
+					return d.WrapErr(err)
+				}
+			}
 			*strs[sub] = v
 		case urls[sub] != nil:
 			v, err := oneArg(d)
 			if err != nil {
 				return err
 			}
-			u, perr := url.Parse(v)
-			if !strings.HasPrefix(v, "{") && (perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-				return d.Errf("%s %q: want an http:// or https:// URL", sub, delivery.RedactURL(v))
+			if !hasPlaceholder(v) {
+				if err := checkURLOption(sub, v); err != nil {
+					return d.WrapErr(err)
+				}
 			}
 			*urls[sub] = v
 		case durations[sub] != nil:
@@ -90,18 +99,22 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("%s %q: want a positive duration such as 30s or 168h", sub, v)
+			if err != nil || checkDuration(caddy.Duration(dur)) != nil {
+				return d.Errf("%s %q: %v", sub, v, errDuration)
 			}
 			*durations[sub] = caddy.Duration(dur)
+			if sub == "backoff_base" || sub == "backoff_cap" {
+				tok := d.Token()
+				backoffAt = &tok
+			}
 		case sub == "concurrency":
 			v, err := oneArg(d)
 			if err != nil {
 				return err
 			}
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 256 {
-				return d.Errf("concurrency %q: want a number from 1 to 256", v)
+			if err != nil || checkConcurrency(n) != nil {
+				return d.Errf("concurrency %q: %v", v, errConcurrency)
 			}
 			a.Concurrency = n
 		case sub == "max_storage":
@@ -110,8 +123,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			size, err := humanize.ParseBytes(v)
-			if err != nil || size < 1<<20 {
-				return d.Errf("max_storage %q: want a size of at least 1MiB, such as 1GiB", v)
+			if err != nil || size > math.MaxInt64 || checkMaxStorage(int64(size)) != nil {
+				return d.Errf("max_storage %q: %v", v, errMaxStorage)
 			}
 			a.MaxStorage = int64(size)
 		case sub == "fx_rate":
@@ -119,12 +132,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 2 {
 				return d.ArgErr()
 			}
-			code, err := fx.NormalizeCode(args[0])
+			code, err := fx.CheckRate(args[0], args[1])
 			if err != nil {
-				return d.Errf("fx_rate: %v", err)
+				return d.WrapErr(fxRateError(err))
 			}
-			if _, err := fx.ParseAmount(args[1], "USD", fx.Major, -1); err != nil || strings.HasPrefix(args[1], "-") || strings.Trim(args[1], "0.") == "" {
-				return d.Errf("fx_rate %s: %q is not a positive decimal (USD per unit)", code, args[1])
+			if _, dup := a.FxRates[code]; dup {
+				return d.Errf("fx_rate %s: given twice", code)
 			}
 			if a.FxRates == nil {
 				a.FxRates = map[string]string{}
@@ -146,7 +159,25 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unknown sale_track option %q", sub)
 		}
 	}
+	if backoffAt != nil {
+		base := durationOr(a.BackoffBase, DefaultBackoffBase)
+		limit := durationOr(a.BackoffCap, DefaultBackoffCap)
+		if err := checkBackoff(base, limit); err != nil {
+			return errorAt(*backoffAt, err)
+		}
+	}
 	return nil
+}
+
+// hasPlaceholder says whether v holds a placeholder such as {env.KEY},
+// which only Provision resolves.
+func hasPlaceholder(v string) bool { return strings.Contains(v, "{") }
+
+// errorAt reports err on tok's line, as d.Errf does on the current one.
+func errorAt(tok caddyfile.Token, err error) error {
+	d := caddyfile.NewDispenser([]caddyfile.Token{tok})
+	d.Next()
+	return d.WrapErr(err)
 }
 
 // Interface guard

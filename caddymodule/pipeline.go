@@ -203,6 +203,18 @@ func (a *App) outboxOptions() delivery.OutboxOptions {
 	return delivery.OutboxOptions{MaxSize: a.MaxStorage, DedupWindow: time.Duration(a.DedupWindow), Logger: a.logger}
 }
 
+func (a *App) httpSinkOptions() delivery.HTTPSinkOptions {
+	return delivery.HTTPSinkOptions{
+		Endpoint:      a.Endpoint,
+		APIKey:        a.apiKey,
+		SigningSecret: a.signingSecret,
+		Timeout:       time.Duration(a.SendTimeout),
+		UserAgent:     userAgent(),
+		SendUSD:       a.SendUSD,
+		Connections:   a.Concurrency,
+	}
+}
+
 func emitterOptions(a *App, logger *zap.Logger) delivery.EmitterOptions {
 	return delivery.EmitterOptions{
 		Concurrency:     a.Concurrency,
@@ -220,15 +232,7 @@ func emitterOptions(a *App, logger *zap.Logger) delivery.EmitterOptions {
 func (d *pipeline) sinksFor(a *App) ([]delivery.Sink, error) {
 	var sinks []delivery.Sink
 	if a.Endpoint != "" {
-		s, err := delivery.NewHTTPSink(delivery.HTTPSinkOptions{
-			Endpoint:      a.Endpoint,
-			APIKey:        a.apiKey,
-			SigningSecret: a.signingSecret,
-			Timeout:       time.Duration(a.SendTimeout),
-			UserAgent:     userAgent(),
-			SendUSD:       a.SendUSD,
-			Connections:   a.Concurrency,
-		})
+		s, err := delivery.NewHTTPSink(a.httpSinkOptions())
 		if err != nil {
 			return nil, fmt.Errorf("sale_track endpoint: %w", err)
 		}
