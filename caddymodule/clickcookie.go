@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -35,14 +36,16 @@ type ClickCookie struct {
 	// order. Default: [clickId].
 	Params []string `json:"params,omitempty"`
 
-	// Cookie is the cookie's name. Default: clickId.
+	// Cookie is the cookie's name, an HTTP token. Default: clickId.
 	Cookie string `json:"cookie,omitempty"`
 
-	// MaxAge is how long the cookie lives. Default: 2160h (90 days).
+	// MaxAge is how long the cookie lives, at least 1s; it is sent in whole
+	// seconds. Default: 2160h (90 days).
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Domain makes the cookie valid for a whole domain (e.g. example.com for
-	// shop.example.com and www.example.com). Default: host-only.
+	// shop.example.com and www.example.com): a host name or an IPv4
+	// address, as net/http accepts it. Default: host-only.
 	Domain string `json:"domain,omitempty"`
 
 	// SameSite is lax, strict or none. none is always sent with Secure, as
@@ -83,13 +86,45 @@ func (c *ClickCookie) Provision(caddy.Context) error {
 	return err
 }
 
-// Validate checks the cookie's name and lifetime.
+// Validate checks the cookie's name, domain and lifetime with the rules the
+// Caddyfile parser applies.
 func (c *ClickCookie) Validate() error {
-	if !validCookieName(c.Cookie) {
-		return fmt.Errorf("cookie name %q is not a valid token", c.Cookie)
+	if err := checkCookieName(c.Cookie); err != nil {
+		return err
 	}
-	if c.MaxAge < 0 {
-		return fmt.Errorf("max_age must not be negative")
+	if err := checkCookieDomain(c.Domain); err != nil {
+		return err
+	}
+	if err := checkMaxAge(time.Duration(c.MaxAge)); err != nil {
+		return fmt.Errorf("max_age %s: %w", time.Duration(c.MaxAge), err)
+	}
+	return nil
+}
+
+// The rules of click_cookie's options, each written once and called by the
+// Caddyfile parser and by Validate (or, for same_site, Provision). The
+// cookie rules are net/http's own: it sends no cookie with an invalid name
+// and silently drops an invalid domain from every Set-Cookie.
+
+func checkCookieName(name string) error {
+	if (&http.Cookie{Name: name}).Valid() != nil {
+		return fmt.Errorf("cookie name %q is not a valid token", name)
+	}
+	return nil
+}
+
+func checkCookieDomain(domain string) error {
+	if domain != "" && (&http.Cookie{Name: DefaultClickCookie, Domain: domain}).Valid() != nil {
+		return fmt.Errorf("domain %q: not a cookie domain; net/http would drop it from every Set-Cookie", domain)
+	}
+	return nil
+}
+
+// checkMaxAge wants a whole second: Max-Age counts seconds, and 0 leaves
+// the attribute out, which makes a session cookie.
+func checkMaxAge(d time.Duration) error {
+	if d < time.Second {
+		return errors.New("want at least 1s")
 	}
 	return nil
 }
@@ -159,19 +194,6 @@ func validClickID(v string) bool {
 	return true
 }
 
-func validCookieName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		ch := name[i]
-		if ch <= ' ' || ch >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", rune(ch)) {
-			return false
-		}
-	}
-	return true
-}
-
 func parseClickCookie(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	c := new(ClickCookie)
 	err := c.UnmarshalCaddyfile(h.Dispenser)
@@ -206,8 +228,8 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			if !validCookieName(v) {
-				return d.Errf("cookie name %q is not a valid token", v)
+			if err := checkCookieName(v); err != nil {
+				return d.WrapErr(err)
 			}
 			c.Cookie = v
 		case "max_age":
@@ -216,14 +238,20 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("max_age %q: want a positive duration such as 2160h", v)
+			if err != nil {
+				return d.Errf("max_age %q: want a duration such as 2160h", v)
+			}
+			if err := checkMaxAge(dur); err != nil {
+				return d.Errf("max_age %q: %v", v, err)
 			}
 			c.MaxAge = caddy.Duration(dur)
 		case "domain":
 			v, err := oneArg(d)
 			if err != nil {
 				return err
+			}
+			if err := checkCookieDomain(v); err != nil {
+				return d.WrapErr(err)
 			}
 			c.Domain = v
 		case "same_site":
@@ -232,7 +260,7 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if _, err := parseSameSite(v); err != nil {
-				return d.Errf("%v", err)
+				return d.WrapErr(err)
 			}
 			c.SameSite = strings.ToLower(v)
 		case "http_only":
