@@ -223,6 +223,7 @@ func (o *Outbox) replay(invoiceID string, now time.Time) (int, error) {
 				if err != nil {
 					return err
 				}
+				o.noteSeq(seq)
 				o.fresh.drop(seq)
 				if err := putRecord(tx, seq, &rec); err != nil {
 					return err

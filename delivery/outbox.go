@@ -108,6 +108,13 @@ type Outbox struct {
 	mu     sync.RWMutex
 	closed bool
 	db     *bolt.DB
+	// generation counts the files this outbox has run on: a damaged one
+	// is replaced once, however many operations found the damage.
+	generation uint64
+	// lastSeq is the highest event sequence handed out. A file that
+	// replaces a damaged one continues after it, so a send still in flight
+	// from the damaged file can never complete an event of the new one.
+	lastSeq atomic.Uint64
 	// commits shares fsync'd transactions among concurrent writes.
 	commits *groupCommitter
 	// fresh hands just-committed events to their first attempt.
@@ -138,13 +145,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	o := &Outbox{path: path, opts: opts, log: opts.Logger}
 	db, err := o.openChecked()
 	if err != nil && isCorrupt(err) {
-		aside, renameErr := o.moveAside()
-		if renameErr != nil {
-			return nil, fmt.Errorf("sale: outbox %s is unreadable (%v) and could not be moved aside: %w", path, err, renameErr)
-		}
-		o.log.Error("outbox file is not a readable database; moved it aside and started a fresh one",
-			zap.String("path", path), zap.String("moved_to", aside), zap.Error(err))
-		db, err = o.openChecked()
+		db, err = o.replaceFile(err)
 	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -241,6 +242,7 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 		if err != nil {
 			return err
 		}
+		o.noteSeq(seq)
 		if err := events.Put(seqKey(seq), value); err != nil {
 			return err
 		}
@@ -272,14 +274,24 @@ func (o *Outbox) batch(op string, fn func(*bolt.Tx) error) error {
 }
 
 // guarded runs a transaction unless the outbox is closed; Close waits for
-// it to finish.
+// it to finish. A transaction that finds the file damaged (bbolt panics
+// on a bad page) fails alone, and the outbox moves to a fresh file.
 func (o *Outbox) guarded(op string, run func() error) error {
+	err, generation := o.runGuarded(run)
+	if isCorrupt(err) {
+		o.replaceDamaged(generation, err)
+	}
+	return o.wrap(op, err)
+}
+
+func (o *Outbox) runGuarded(run func() error) (err error, generation uint64) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if o.closed {
-		return ErrClosed
+		return ErrClosed, o.generation
 	}
-	return o.wrap(op, run())
+	defer catchPanic(&err)
+	return run(), o.generation
 }
 
 func (o *Outbox) wrap(op string, err error) error {

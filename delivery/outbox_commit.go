@@ -108,9 +108,12 @@ func (g *groupCommitter) commit(group []commitRequest) {
 }
 
 // update is db.Update, but a transaction that ends in errNothingToWrite
-// is rolled back and reported as a success.
-func (g *groupCommitter) update(fn func(*bolt.Tx) error) error {
-	err := g.db.Update(fn)
+// is rolled back and reported as a success, and one that panics (a
+// damaged page) is reported as a corruptError: this goroutine serves every
+// write, and a panic here would end the process.
+func (g *groupCommitter) update(fn func(*bolt.Tx) error) (err error) {
+	defer catchPanic(&err)
+	err = g.db.Update(fn)
 	if errors.Is(err, errNothingToWrite) {
 		return nil
 	}

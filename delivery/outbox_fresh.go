@@ -68,3 +68,11 @@ func (f *freshEvents) take(seq uint64) (freshEvent, bool) {
 	}
 	return e, ok
 }
+
+// clear forgets every kept event: their sequence numbers belonged to a
+// file that is gone.
+func (f *freshEvents) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.m)
+}

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"go.uber.org/zap"
 )
 
 // corruptError marks a failure that means the file's content is not a
@@ -27,11 +28,21 @@ func isCorrupt(err error) bool {
 	return errors.As(err, &ce)
 }
 
+// catchPanic turns a panic inside bbolt into a corruptError in *err. bbolt
+// asserts its invariants with panics, and a damaged page breaks them; no
+// such panic may end the process. Deferred around each transaction.
+func catchPanic(err *error) {
+	if p := recover(); p != nil {
+		*err = &corruptError{cause: fmt.Errorf("bbolt panicked: %v", p)}
+	}
+}
+
 // openChecked opens the bbolt file, creates the buckets and counts what is
-// queued. Counting reads every leaf page of the queue and the dead
-// letters, which doubles as a sanity check: bbolt panics on many kinds of
-// damaged pages, and a panic here is turned into a corruptError instead of
-// taking the whole server down.
+// in each. Counting reads every leaf page of every bucket, which doubles as
+// a check: bbolt panics on many kinds of damaged pages, and a panic here is
+// a corruptError at open rather than a crash later in a goroutine. (bbolt's
+// own Tx.Check also walks the freelist; it finds nothing that would stop
+// the outbox from working and takes longer.)
 func (o *Outbox) openChecked() (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -65,6 +76,15 @@ func (o *Outbox) openChecked() (db *bolt.DB, err error) {
 		}
 		queued = countKeys(tx.Bucket(bucketEvents))
 		dead = countKeys(tx.Bucket(bucketDead))
+		countKeys(tx.Bucket(bucketDue))
+		countKeys(tx.Bucket(bucketDedup))
+		events := tx.Bucket(bucketEvents)
+		if last := o.lastSeq.Load(); events.Sequence() < last {
+			if err := events.SetSequence(last); err != nil {
+				return err
+			}
+		}
+		o.noteSeq(events.Sequence())
 		return nil
 	})
 	if err != nil {
@@ -102,6 +122,51 @@ func countKeys(b *bolt.Bucket) int64 {
 func closeQuietly(db *bolt.DB) {
 	defer func() { _ = recover() }()
 	_ = db.Close()
+}
+
+// replaceFile moves the damaged file aside and opens a fresh one in its
+// place, logging where the old one went: it may hold undelivered sales.
+func (o *Outbox) replaceFile(cause error) (*bolt.DB, error) {
+	queued := o.queued.Load()
+	aside, err := o.moveAside()
+	if err != nil {
+		return nil, fmt.Errorf("sale: outbox %s is unreadable (%v) and could not be moved aside: %w", o.path, cause, err)
+	}
+	o.log.Error("outbox file is damaged; moved it aside and started a fresh one. Sales still queued in it were not delivered",
+		zap.String("path", o.path), zap.String("moved_to", aside), zap.Int64("queued_in_it", queued), zap.Error(cause))
+	return o.openChecked()
+}
+
+// replaceDamaged moves the outbox to a fresh file when an operation found
+// the one of that generation damaged. Writes that were in flight failed
+// with the damage, so their callers log each sale in full.
+func (o *Outbox) replaceDamaged(generation uint64, cause error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.generation != generation {
+		return // closed, or another operation already replaced it
+	}
+	o.commits.stop()
+	closeQuietly(o.db)
+	o.fresh.clear()
+	db, err := o.replaceFile(cause)
+	if err != nil {
+		o.closed = true
+		o.log.Error("outbox could not start a fresh file; sales are logged in full until the next start", zap.Error(err))
+		return
+	}
+	o.db, o.commits = db, newGroupCommitter(db)
+	o.generation++
+}
+
+// noteSeq records that seq was handed out.
+func (o *Outbox) noteSeq(seq uint64) {
+	for {
+		last := o.lastSeq.Load()
+		if seq <= last || o.lastSeq.CompareAndSwap(last, seq) {
+			return
+		}
+	}
 }
 
 // moveAside renames the unreadable file to <path>.corrupt-<UTC timestamp>,
