@@ -191,7 +191,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 		f := failure{sink: name, err: err.Error()}
 		var se *SendError
 		if errors.As(err, &se) {
-			f.status, f.body = se.Status, se.Body
+			f.status, f.body, f.location = se.Status, se.Body, se.Location
 			retryAfter = max(retryAfter, se.RetryAfter)
 		}
 		if IsPermanent(err) {
@@ -209,7 +209,10 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 	switch {
 	case permanent != nil:
 		reason := "permanent: " + permanent.err
-		if permanent.status != 0 {
+		switch {
+		case permanent.location != "":
+			reason = fmt.Sprintf("permanent: %d redirect to %s, never followed", permanent.status, permanent.location)
+		case permanent.status != 0:
 			reason = fmt.Sprintf("permanent: %d", permanent.status)
 		}
 		e.bury(&log, cfg, it, reason, *permanent)

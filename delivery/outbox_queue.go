@@ -206,6 +206,8 @@ type failure struct {
 	err    string
 	status int
 	body   string
+	// location is where a refused redirect pointed, redacted.
+	location string
 }
 
 // reschedule counts a failed attempt and moves the event's due entry to

@@ -43,6 +43,9 @@ type SendError struct {
 	// RetryAfter is the platform's Retry-After (seconds or HTTP date), 0 if
 	// none was given.
 	RetryAfter time.Duration
+	// Location is where a 3xx pointed (query and credentials removed): a
+	// redirect is never followed, and the owner fixes the endpoint.
+	Location string
 	// Err is the underlying cause, if any.
 	Err error
 }

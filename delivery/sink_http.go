@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
 	"github.com/saletrack/caddy-saletrack/sale"
@@ -46,15 +47,18 @@ type HTTPSink struct {
 	endpoint string
 	// where names the endpoint in errors: scheme, host and path only, so
 	// credentials in userinfo or the query never reach a log.
-	where     string
-	apiKey    string
-	secret    []byte
-	timeout   time.Duration
-	userAgent string
-	sendUSD   bool
-	client    *http.Client
-	ownClient bool // made here, so Close may close its idle connections
-	now       func() time.Time
+	where  string
+	apiKey string
+	// signingSecret is the secret as configured; secret is the key it
+	// stands for. Both are redacted.
+	signingSecret string
+	secret        []byte
+	timeout       time.Duration
+	userAgent     string
+	sendUSD       bool
+	client        *http.Client
+	ownClient     bool // made here, so Close may close its idle connections
+	now           func() time.Time
 }
 
 // NewHTTPSink checks the options and returns a sink. The endpoint must be
@@ -68,14 +72,15 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 		return nil, fmt.Errorf("sale: http sink: endpoint %q: %w", RedactURL(opts.Endpoint), err)
 	}
 	s := &HTTPSink{
-		endpoint:  opts.Endpoint,
-		where:     RedactURL(opts.Endpoint),
-		apiKey:    opts.APIKey,
-		timeout:   opts.Timeout,
-		userAgent: opts.UserAgent,
-		sendUSD:   opts.SendUSD,
-		client:    opts.Client,
-		now:       time.Now,
+		endpoint:      opts.Endpoint,
+		where:         RedactURL(opts.Endpoint),
+		apiKey:        opts.APIKey,
+		signingSecret: opts.SigningSecret,
+		timeout:       opts.Timeout,
+		userAgent:     opts.UserAgent,
+		sendUSD:       opts.SendUSD,
+		client:        opts.Client,
+		now:           time.Now,
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultHTTPTimeout
@@ -90,7 +95,13 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 		transport.MaxIdleConns = max(transport.MaxIdleConns, transport.MaxIdleConnsPerHost)
 		s.client = &http.Client{Timeout: s.timeout, Transport: transport}
 		s.ownClient = true
+	} else {
+		client := *s.client
+		s.client = &client
 	}
+	// A redirect is never followed: Go would repeat the POST as a GET
+	// without its body, and the target's 2xx would count as delivered.
+	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if opts.SigningSecret != "" {
 		if rest, ok := strings.CutPrefix(opts.SigningSecret, "whsec_"); ok {
 			s.secret, err = base64.StdEncoding.DecodeString(rest)
@@ -144,15 +155,37 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 		return nil
 	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodySnippet))
+	// Secrets are redacted before the body is cut, so a secret the cut
+	// would split is still found whole.
+	read, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodySnippet+s.longestSecret()))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
-	return &SendError{
+	failure := &SendError{
 		Permanent:  !RetryableStatus(resp.StatusCode),
 		Status:     resp.StatusCode,
-		Body:       s.redact(string(snippet)),
+		Body:       cutUTF8(s.redact(string(read)), maxBodySnippet),
 		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), s.now()),
 		Err:        fmt.Errorf("POST %s", s.where),
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		failure.Permanent = true
+		if loc, err := resp.Location(); err == nil {
+			failure.Location = RedactURL(s.redact(loc.String()))
+		}
+		failure.Err = fmt.Errorf("POST %s was redirected to %q, and redirects are never followed: set the endpoint to the final URL",
+			s.where, failure.Location)
+	}
+	return failure
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Close releases the idle connections of the client NewHTTPSink made; a
@@ -177,15 +210,28 @@ func (s *HTTPSink) sign(id, ts string, body []byte) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// redact removes the API key and signing secret from text that came from
-// elsewhere (an error, a response body that echoes the request).
+// redact removes the API key and the signing secret, as configured and as
+// decoded, from text that came from elsewhere (an error, a response body
+// that echoes the request).
 func (s *HTTPSink) redact(text string) string {
-	for _, secret := range []string{s.apiKey, string(s.secret)} {
+	for _, secret := range s.secrets() {
 		if len(secret) >= 4 {
 			text = strings.ReplaceAll(text, secret, "[REDACTED]")
 		}
 	}
 	return text
+}
+
+func (s *HTTPSink) secrets() []string {
+	return []string{s.apiKey, s.signingSecret, string(s.secret)}
+}
+
+func (s *HTTPSink) longestSecret() int64 {
+	n := 0
+	for _, secret := range s.secrets() {
+		n = max(n, len(secret))
+	}
+	return int64(n)
 }
 
 // transportError is a failed round trip. Its message is built from the
