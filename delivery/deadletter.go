@@ -114,7 +114,9 @@ const (
 )
 
 // deadLetters returns one page of dead letters, oldest first, and how many
-// there are in all. limit <= 0 means 100; it is capped at 1000.
+// there are in all. limit <= 0 means 100; it is capped at 1000. The read
+// stops at the page's end: its cost grows with offset+limit, not with
+// how many dead letters there are, and only the page is decoded.
 func (o *Outbox) deadLetters(offset, limit int) ([]DeadLetter, int, error) {
 	if offset < 0 {
 		offset = 0
@@ -123,21 +125,20 @@ func (o *Outbox) deadLetters(offset, limit int) ([]DeadLetter, int, error) {
 		limit = defaultDeadPage
 	}
 	limit = min(limit, maxDeadPage)
-	var letters []DeadLetter
-	total := 0
+	letters := []DeadLetter{}
 	err := o.view("list dead letters", func(tx *bolt.Tx) error {
-		letters, total = nil, 0
+		letters = letters[:0]
 		c := tx.Bucket(bucketDead).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			total++
-			if total <= offset || len(letters) >= limit {
-				continue
-			}
+		k, v := c.First()
+		for i := 0; k != nil && i < offset; i++ {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(letters) < limit; k, v = c.Next() {
 			letters = append(letters, decodeDead(k, v))
 		}
 		return nil
 	})
-	return letters, total, err
+	return letters, int(o.dead.Load()), err
 }
 
 func decodeDead(k, v []byte) DeadLetter {
