@@ -130,6 +130,8 @@ type appRun struct {
 	pipeline atomic.Pointer[pipeline]
 	ready    chan struct{}
 	readyOne sync.Once
+	// pending are the commits of browser sales still under way.
+	pending pendingCommits
 }
 
 // CaddyModule returns the Caddy module information.
@@ -356,6 +358,11 @@ func (a *App) Start() error {
 // failed after this app started), the settings of the config that stays
 // are put back.
 func (a *App) Stop() error {
+	// Sales whose responses have completed are still being committed:
+	// they go to disk before this config lets go of the outbox.
+	if n := a.run.pending.wait(time.Duration(a.ShutdownTimeout)); n > 0 {
+		a.logger.Warn("stopping with sales still being committed; they go to the outbox file directly", zap.Int("count", n))
+	}
 	d := a.run.pipeline.Load()
 	if d == nil {
 		return nil

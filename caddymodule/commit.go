@@ -1,9 +1,9 @@
 package caddymodule
 
 import (
-	"net/http"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -13,9 +13,17 @@ import (
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
+// The outcomes of a commit, as {http.vars.sale_track.status} shows them.
+const (
+	outcomeCaptured  = "captured"
+	outcomeDuplicate = "duplicate"
+	outcomeFailed    = "failed"
+)
+
 // commit normalises a valid sale to USD and commits it to the outbox. It
-// returns once the sale is on disk; delivery happens in the background.
-func (a *App) commit(r *http.Request, ev *sale.Event) {
+// returns once the sale is on disk, with the outcome; delivery happens in
+// the background. A sale that could not be stored is logged in full.
+func (a *App) commit(ev *sale.Event) string {
 	var res delivery.EnqueueResult
 	var err error
 	if d := a.currentPipeline(); d != nil {
@@ -28,17 +36,14 @@ func (a *App) commit(r *http.Request, ev *sale.Event) {
 	}
 	if err != nil {
 		a.logFailed(ev, err)
-		setSaleVars(r, "failed", ev.InvoiceID, ev.ID)
 		metricStorageFailure(ev.Route)
-		return
+		return outcomeFailed
 	}
 	if res == delivery.Duplicate {
-		setSaleVars(r, "duplicate", ev.InvoiceID, ev.ID)
 		metricDuplicate(ev.Route)
 		a.logger.Debug("duplicate sale not enqueued", zap.String("route", ev.Route), zap.String("invoice_id", ev.InvoiceID))
-		return
+		return outcomeDuplicate
 	}
-	setSaleVars(r, "captured", ev.InvoiceID, ev.ID)
 	metricCaptured(ev)
 	// Check first: building these fields costs more than the check, on
 	// every sale, and DEBUG is usually off.
@@ -53,6 +58,64 @@ func (a *App) commit(r *http.Request, ev *sale.Event) {
 			zap.String("email", ev.CustomerEmail),
 			zap.String("name", ev.CustomerName))
 	}
+	return outcomeCaptured
+}
+
+// commitLater commits ev in the background, for a response that must not
+// wait for the disk. Stop waits for such commits.
+func (a *App) commitLater(ev *sale.Event) {
+	a.run.pending.add()
+	go func() {
+		defer a.run.pending.done()
+		a.commit(ev)
+	}()
+}
+
+// pendingCommits counts the commits running after their responses. Unlike
+// a sync.WaitGroup it may be added to while Stop waits: a request can still
+// be finishing as its config stops.
+type pendingCommits struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to zero
+}
+
+func (p *pendingCommits) add() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.n++
+}
+
+func (p *pendingCommits) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n--; p.n == 0 {
+		close(p.idle)
+	}
+}
+
+// wait returns once no commit is running, or after timeout; it reports
+// how many were still running then.
+func (p *pendingCommits) wait(timeout time.Duration) int {
+	p.mu.Lock()
+	if p.n == 0 {
+		p.mu.Unlock()
+		return 0
+	}
+	idle := p.idle
+	p.mu.Unlock()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-idle:
+	case <-timer.C:
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }
 
 // logFailed leaves the trace a sale that could not be stored must leave:

@@ -224,13 +224,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	tw := newTeeWriter(w, h.MaxBody, h.wants)
 	defer tw.releaseBuffer()
+	if h.spec.FromRequest {
+		tw.hold()
+	}
+	// What was held goes out after the sale is committed, or at once
+	// when there is none.
+	defer tw.release()
 
 	if err := next.ServeHTTP(tw, r); err != nil {
 		// An upstream error is not a sale. Caddy logs the error itself.
 		h.logger.Debug("upstream failed, no sale", zap.String("route", h.Route), zap.Error(err))
 		return err
 	}
-	h.afterUpstream(w, tw, reqCopy, r)
+	h.afterUpstream(tw, reqCopy, r)
 	return nil
 }
 
@@ -252,10 +258,10 @@ func (h *Handler) statusMatches(status int) bool {
 	return false
 }
 
-// afterUpstream runs once the upstream is done: the response bytes are
-// already with the client (flushed when their length is known), so the
-// extraction and the outbox commit do not delay them.
-func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *bodyCopy, r *http.Request) {
+// afterUpstream runs once the upstream is done: a browser's response has
+// been written, and completes when the handler returns; a webhook's answer
+// is held until its sale is committed.
+func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Request) {
 	status := tw.status
 	if !tw.wroteHeader {
 		status = http.StatusOK
@@ -287,9 +293,6 @@ func (h *Handler) afterUpstream(w http.ResponseWriter, tw *teeWriter, reqCopy *b
 			return
 		}
 		raw, encoding = tw.body(), tw.Header().Get("Content-Encoding")
-	}
-	if tw.Header().Get("Content-Length") != "" {
-		_ = http.NewResponseController(w).Flush()
 	}
 	body, release, err := decodeBody(encoding, raw, h.MaxBody)
 	if err != nil {
@@ -351,7 +354,17 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 			zap.String("invoice_id", ev.InvoiceID),
 			zap.String("uri", r.RequestURI))
 	}
-	h.app.commit(r, ev)
+	if h.spec.FromRequest {
+		// The provider retries until it gets a 2xx, and its 2xx is held
+		// until this returns: a crash before the commit makes it retry.
+		setSaleVars(r, h.app.commit(ev), ev.InvoiceID, ev.ID)
+		return
+	}
+	// A browser never retries, so holding its response would protect
+	// nothing: it completes now, and the commit follows at once, off its
+	// path. A duplicate found by the commit is counted and logged there.
+	setSaleVars(r, outcomeCaptured, ev.InvoiceID, ev.ID)
+	h.app.commitLater(ev)
 }
 
 // skip records a candidate that could not be read as a sale.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bojanz/currency"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/sale"
@@ -58,11 +57,9 @@ func committed(t *testing.T, a *App, invoice string) bool {
 // sale_track app has started waits for Start and is committed.
 func TestCaptureBeforeStartWaitsForIt(t *testing.T) {
 	a := newTestApp(t)
-	r := httptest.NewRequest("POST", "/checkout", nil)
-	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), testRequest(), nil)
 	done := make(chan struct{})
 	go func() {
-		a.commit(r, testSale("inv_before_start"))
+		a.commit(testSale("inv_before_start"))
 		close(done)
 	}()
 	select {

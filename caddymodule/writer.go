@@ -12,9 +12,9 @@ import (
 
 // teeWriter passes every byte, header, flush and hijack straight through to
 // the client and, for a response that may be a sale, keeps a bounded copy
-// of the body on the side. It never holds anything back, so it needs no
-// guard around Flush (compare Caddy issue 6144) and adds nothing to the
-// time to first byte.
+// of the body on the side. It holds nothing back, so it adds nothing to the
+// time to first byte, except in hold mode (see hold), which the webhook
+// mode uses.
 type teeWriter struct {
 	// Embedded by value: one allocation per request instead of two.
 	caddyhttp.ResponseWriterWrapper
@@ -30,6 +30,44 @@ type teeWriter struct {
 	capturing   bool
 	overflow    bool
 	buf         *bytes.Buffer
+
+	// holding keeps the final status and the body from the client until
+	// release; held is the body so far, at most heldLimit bytes.
+	holding   bool
+	held      *bytes.Buffer
+	heldLimit int64
+}
+
+// maxHeldResponse bounds a held response: a webhook's acknowledgement is
+// a few bytes. A larger one is let through as it comes.
+const maxHeldResponse = 64 << 10
+
+// hold keeps the final status, headers and body from the client until
+// release: a payment provider retries a webhook until it gets a 2xx, so
+// the shop's 2xx must not leave before the sale is on disk. Informational
+// (1xx) statuses pass at once, and Flush waits for release too, so a
+// flush cannot send a status early (compare Caddy issue 6144). A body past
+// maxHeldResponse releases what is held and streams the rest.
+func (w *teeWriter) hold() {
+	w.holding = true
+	w.heldLimit = maxHeldResponse
+}
+
+// release sends what hold kept back, unchanged; later writes pass straight
+// through. Without a final status written, net/http's implicit one follows.
+func (w *teeWriter) release() {
+	if !w.holding {
+		return
+	}
+	w.holding = false
+	if w.wroteHeader {
+		w.ResponseWriter.WriteHeader(w.status)
+	}
+	if w.held != nil {
+		_, _ = w.ResponseWriter.Write(w.held.Bytes())
+		putBuffer(w.held)
+		w.held = nil
+	}
 }
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -57,6 +95,9 @@ func (w *teeWriter) WriteHeader(status int) {
 			w.capturing = true
 			w.buf = bufferPool.Get().(*bytes.Buffer)
 		}
+		if w.holding {
+			return
+		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -65,6 +106,9 @@ func (w *teeWriter) WriteHeader(status int) {
 func (w *teeWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.holding {
+		return w.keepHeld(p)
 	}
 	n, err := w.ResponseWriter.Write(p)
 	if w.capturing && n > 0 {
@@ -87,6 +131,19 @@ func (w *teeWriter) keep(p []byte) {
 	w.buf.Write(p)
 }
 
+// keepHeld adds p to the held body, or releases it all once it would
+// pass the bound.
+func (w *teeWriter) keepHeld(p []byte) (int, error) {
+	if w.held == nil {
+		w.held = bufferPool.Get().(*bytes.Buffer)
+	}
+	if int64(w.held.Len()+len(p)) > w.heldLimit {
+		w.release()
+		return w.Write(p)
+	}
+	return w.held.Write(p)
+}
+
 // ReadFrom must be ours: the promoted one would hand the reader straight to
 // the inner writer (sendfile, splice) and the copy would stay empty. When
 // not copying, it still goes the fast way.
@@ -94,7 +151,7 @@ func (w *teeWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.capturing || w.overflow {
+	if (!w.capturing || w.overflow) && !w.holding {
 		return w.ResponseWriterWrapper.ReadFrom(r)
 	}
 	bp := copyBufferPool.Get().(*[]byte)
@@ -116,6 +173,9 @@ func (w *teeWriter) Flush() {
 func (w *teeWriter) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.holding {
+		return nil // sent at release
 	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }

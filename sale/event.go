@@ -61,10 +61,10 @@ type Repair struct {
 // id, so that long ids sharing their first MaxFieldLength characters stay
 // distinct sales.
 func (e *Event) setInvoiceKey(invoice string) {
+	e.ID = EventID(invoice)
 	if invoice == "" {
 		return
 	}
-	e.ID = EventID(invoice)
 	e.invoiceKey = invoice
 	if invoice != e.InvoiceID {
 		sum := sha256.Sum256([]byte(invoice))
