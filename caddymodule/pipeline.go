@@ -265,6 +265,9 @@ func (d *pipeline) Destruct() error {
 	liveMu.Unlock()
 	err := d.emitter.Stop()
 	d.rates.Stop()
+	if next := anyLivePipeline(); next != nil {
+		d.handOver(next)
+	}
 	err = errors.Join(err, d.outbox.Close())
 	d.mu.Lock()
 	for _, fs := range d.files {
@@ -276,6 +279,32 @@ func (d *pipeline) Destruct() error {
 	d.mu.Unlock()
 	d.logger.Info("sale delivery stopped", zap.String("outbox", d.outboxPath))
 	return err
+}
+
+// handOver moves this pipeline's queued sales into next's outbox: the
+// config that used this storage directory is gone, and another one runs
+// (storage_dir changed, or the global block was removed), so they would
+// otherwise wait, unseen, for this directory to be used again. Dead
+// letters stay where they are, and say so.
+func (d *pipeline) handOver(next *pipeline) {
+	moved, unreadable, err := d.outbox.MoveQueued(func(ev *sale.Event) error {
+		_, err := next.enqueue(ev)
+		return err
+	})
+	fields := []zap.Field{zap.String("from", d.outboxPath), zap.String("to", next.outboxPath), zap.Int("moved", moved)}
+	if err != nil {
+		d.logger.Error("storage_dir changed: not every queued sale could be moved; the rest stay in the old outbox until its storage_dir is used again",
+			append(fields, zap.Error(err))...)
+	} else if moved > 0 {
+		d.logger.Warn("storage_dir changed: queued sales moved to the outbox in use", fields...)
+	}
+	if unreadable > 0 {
+		d.logger.Warn("storage_dir changed: unreadable queued records stay in the old outbox", zap.String("outbox", d.outboxPath), zap.Int("count", unreadable))
+	}
+	if dead := d.emitter.Stats().Dead; dead > 0 {
+		d.logger.Warn("storage_dir changed: dead letters stay in the old outbox; use its storage_dir again to replay them",
+			zap.String("outbox", d.outboxPath), zap.Int64("count", dead))
+	}
 }
 
 // enqueue commits a sale. While the delivery shuts down its outbox stays
@@ -310,6 +339,16 @@ func enqueueDirect(path string, opts delivery.OutboxOptions, ev *sale.Event) (de
 	}
 	defer ob.Close()
 	return ob.Enqueue(ev)
+}
+
+// anyLivePipeline is an open pipeline, if there is one.
+func anyLivePipeline() *pipeline {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	for _, d := range live {
+		return d
+	}
+	return nil
 }
 
 func livePipeline(dir string) *pipeline {
