@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 func init() {
@@ -22,7 +23,6 @@ const (
 	DefaultClickParam  = "clickId"
 	DefaultClickCookie = "clickId"
 	DefaultClickMaxAge = 2160 * time.Hour
-	maxClickIDLength   = 128
 )
 
 // ClickCookie keeps the clickId of a tracked link as a first-party cookie,
@@ -168,30 +168,12 @@ func (c *ClickCookie) clickID(r *http.Request) string {
 	query := r.URL.Query()
 	for _, p := range c.Params {
 		for _, v := range query[p] {
-			if validClickID(v) {
+			if sale.ValidClickID(v) {
 				return v
 			}
 		}
 	}
 	return ""
-}
-
-// validClickID allows 1 to 128 characters of A-Z a-z 0-9 . _ ~ -, the
-// URL-safe set, so the value needs no escaping anywhere it goes.
-func validClickID(v string) bool {
-	if len(v) == 0 || len(v) > maxClickIDLength {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		ch := v[i]
-		switch {
-		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
-		case ch == '.', ch == '_', ch == '~', ch == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func parseClickCookie(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

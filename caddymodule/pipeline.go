@@ -83,8 +83,14 @@ func acquirePipeline(a *App) (*pipeline, error) {
 	d.mu.Lock()
 	d.holders = append(d.holders, a)
 	d.mu.Unlock()
+	newest.Store(d)
 	return d, nil
 }
+
+// newest is the pipeline of the config that started last: the one in force
+// once a reload is done, and where a pipeline that is let go hands over its
+// queued sales.
+var newest atomic.Pointer[pipeline]
 
 // release drops a from the holders. If a's settings were in force and an
 // older config still holds the delivery (a reload that failed after a
@@ -265,7 +271,7 @@ func (d *pipeline) Destruct() error {
 	liveMu.Unlock()
 	err := d.emitter.Stop()
 	d.rates.Stop()
-	if next := anyLivePipeline(); next != nil {
+	if next := newest.Load(); next != nil && next != d && livePipeline(next.dir) == next {
 		d.handOver(next)
 	}
 	err = errors.Join(err, d.outbox.Close())
@@ -339,16 +345,6 @@ func enqueueDirect(path string, opts delivery.OutboxOptions, ev *sale.Event) (de
 	}
 	defer ob.Close()
 	return ob.Enqueue(ev)
-}
-
-// anyLivePipeline is an open pipeline, if there is one.
-func anyLivePipeline() *pipeline {
-	liveMu.Lock()
-	defer liveMu.Unlock()
-	for _, d := range live {
-		return d
-	}
-	return nil
 }
 
 func livePipeline(dir string) *pipeline {

@@ -142,8 +142,20 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 
 	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
 	ev.CustomerName = s.text(s.Sources[FieldName], doc, resolve)
-	ev.ClickID = s.text(s.Sources[FieldClickID], doc, resolve)
+	ev.ClickID = s.clickID(doc, resolve)
 	return ev, nil
+}
+
+// clickID is the first click id a source yields that ValidClickID
+// accepts: a cookie or a payload carries what anyone wrote there, and the
+// platform gets only what a tracked link could have set.
+func (s *Spec) clickID(doc gjson.Result, resolve Resolver) string {
+	for _, src := range s.Sources[FieldClickID] {
+		if v, ok := read(src, doc, resolve); ok && ValidClickID(v.text) {
+			return strings.Clone(v.text)
+		}
+	}
+	return ""
 }
 
 // text reads a string field, capped at MaxFieldLength characters.

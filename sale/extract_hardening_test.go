@@ -115,3 +115,26 @@ func TestNestingDepth(t *testing.T) {
 }
 
 func parseResult(raw string) gjson.Result { return gjson.Parse(raw) }
+
+// A click id is what a tracked link could have set: a cookie holding
+// anything else (up to 255 characters of it) is no value, and the next
+// source is tried.
+func TestClickIDMustBeValid(t *testing.T) {
+	spec := orderSpec(t)
+	spec.Sources[FieldClickID] = mustSources(t, "{http.request.cookie.clickId}", "order.click")
+	body := []byte(`{"order":{"id":"x","total":5,"click":"cl_fromBody-1"},"customer":{"id":"u"}}`)
+	for cookie, want := range map[string]string{
+		"cl_42":                      "cl_42",
+		"cl 42":                      "cl_fromBody-1",
+		`"><script>`:                 "cl_fromBody-1",
+		strings.Repeat("a", 129):     "cl_fromBody-1",
+		strings.Repeat("a", 128):     strings.Repeat("a", 128),
+		"cl_\u00e9":                  "cl_fromBody-1",
+		"550e8400-e29b-41d4-a716-44": "550e8400-e29b-41d4-a716-44",
+	} {
+		ev, err := spec.Extract(body, resolver(map[string]string{"{http.request.cookie.clickId}": cookie}), captureTime)
+		if err != nil || ev.ClickID != want {
+			t.Errorf("cookie %q: click id %q (%v), want %q", cookie, ev.ClickID, err, want)
+		}
+	}
+}
