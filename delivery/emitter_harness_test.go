@@ -2,112 +2,39 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
-// emReply is the test platform's answer to one attempt.
-type emReply struct {
-	status int
-	header map[string]string
-	body   string
-}
-
-// emPlatform is a test attribution platform over loopback HTTP. A script
-// answers each attempt (numbered from 0 per invoice); it records every
-// Idempotency-Key it saw and every invoice it accepted.
-type emPlatform struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	script   func(invoice string, attempt int) emReply
-	keys     map[string][]string
-	accepted []string
-	arrived  chan string // each request's invoice, for tests that wait on one
-}
-
-func newEmPlatform(t *testing.T, script func(invoice string, attempt int) emReply) *emPlatform {
-	t.Helper()
-	p := &emPlatform{script: script, keys: map[string][]string{}, arrived: make(chan string, 1000)}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.srv.Close)
+func newPlatform(t *testing.T) *fake.Platform {
+	p := fake.NewPlatform()
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *emPlatform) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var sale struct {
-		InvoiceID string `json:"invoiceId"`
-	}
-	_ = json.Unmarshal(body, &sale)
-	p.mu.Lock()
-	attempt := len(p.keys[sale.InvoiceID])
-	p.keys[sale.InvoiceID] = append(p.keys[sale.InvoiceID], r.Header.Get("Idempotency-Key"))
-	script := p.script
-	p.mu.Unlock()
-	select {
-	case p.arrived <- sale.InvoiceID:
-	default: // nobody is waiting; never block the handler
-	}
-
-	reply := emReply{status: http.StatusOK}
-	if script != nil {
-		reply = script(sale.InvoiceID, attempt)
-	}
-	if reply.status == -1 { // hang until the client gives up
-		<-r.Context().Done()
-		return
-	}
-	if reply.status >= 200 && reply.status <= 299 {
-		p.mu.Lock()
-		p.accepted = append(p.accepted, sale.InvoiceID)
-		p.mu.Unlock()
-	}
-	for k, v := range reply.header {
-		w.Header().Set(k, v)
-	}
-	w.WriteHeader(reply.status)
-	io.WriteString(w, reply.body)
-}
-
-func (p *emPlatform) setScript(script func(invoice string, attempt int) emReply) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.script = script
-}
-
-// Accepted returns the accepted invoice ids, sorted: a multiset to compare.
-func (p *emPlatform) Accepted() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := slices.Clone(p.accepted)
-	sort.Strings(out)
-	return out
-}
-
-// Keys returns the Idempotency-Key of each attempt for an invoice.
-func (p *emPlatform) Keys(invoice string) []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.keys[invoice])
-}
-
-func (p *emPlatform) sink(t *testing.T) *HTTPSink {
+// platformSink is an HTTP sink that delivers to p.
+func platformSink(t *testing.T, p *fake.Platform) *HTTPSink {
 	t.Helper()
-	s, err := NewHTTPSink(HTTPSinkOptions{Endpoint: p.srv.URL + "/v1/sales", APIKey: testAPIKey, Timeout: 5 * time.Second})
+	s, err := NewHTTPSink(HTTPSinkOptions{Endpoint: p.URL + "/v1/sales", APIKey: testAPIKey, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// acceptedInvoices returns the invoice of each request p accepted,
+// sorted: a multiset to compare.
+func acceptedInvoices(p *fake.Platform) []string {
+	var out []string
+	for _, r := range p.Accepted() {
+		out = append(out, r.InvoiceID)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // emFast are options for real-clock tests: retries within milliseconds.

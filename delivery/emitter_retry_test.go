@@ -2,30 +2,30 @@ package delivery
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 func TestEmitterRetryAfterWins(t *testing.T) {
 	clock := newObClock()
-	platform := newEmPlatform(t, func(_ string, attempt int) emReply {
-		if attempt == 0 {
-			return emReply{status: 503, header: map[string]string{"Retry-After": "120"}, body: "maintenance"}
+	platform := newPlatform(t)
+	platform.Script(func(r fake.Request) fake.Reply {
+		if r.Attempt == 0 {
+			return fake.Reply{Status: 503, Header: map[string]string{"Retry-After": "120"}, Body: "maintenance"}
 		}
-		return emReply{status: 200}
+		return fake.Reply{Status: 200}
 	})
 	ob := obOpen(t, OutboxOptions{Now: clock.Now})
 	opts := emFrozen(clock)
 	opts.BackoffBase, opts.BackoffCap = time.Millisecond, time.Millisecond // Retry-After must win even over the cap
-	e := emStart(t, ob, []Sink{platform.sink(t)}, opts)
+	e := emStart(t, ob, []Sink{platformSink(t, platform)}, opts)
 	enqueueOK(t, e, obSale(t, "INV-1", clock.Now()))
 
 	var rec record
@@ -59,9 +59,10 @@ func TestEmitterPermanentFailureIsDeadLetter(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			clock := newObClock()
-			platform := newEmPlatform(t, func(string, int) emReply { return emReply{status: tc.status, body: tc.body} })
+			platform := newPlatform(t)
+			platform.Fail(tc.status, tc.body)
 			ob := obOpen(t, OutboxOptions{Now: clock.Now})
-			e := emStart(t, ob, []Sink{platform.sink(t)}, emFrozen(clock))
+			e := emStart(t, ob, []Sink{platformSink(t, platform)}, emFrozen(clock))
 			enqueueOK(t, e, obSale(t, "INV-P", clock.Now()))
 			waitFor(t, "the dead letter", func() bool { return e.Stats().Dead == 1 })
 
@@ -92,47 +93,36 @@ func TestEmitterPermanentFailureIsDeadLetter(t *testing.T) {
 }
 
 func TestEmitterConnectionRefusedThenRecovers(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: "http://" + addr + "/v1/sales"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	platform := newPlatform(t)
+	platform.Down()
 	ob := obOpen(t, OutboxOptions{})
-	e := emStart(t, ob, []Sink{sink}, emFast())
+	e := emStart(t, ob, []Sink{platformSink(t, platform)}, emFast())
 	enqueueOK(t, e, obSale(t, "INV-NET", time.Now()))
 	waitFor(t, "retries while the platform is down", func() bool { return e.Stats().Sinks["http"].Retried >= 2 })
 	if st := e.Stats(); st.Queued != 1 || st.Dead != 0 {
 		t.Fatalf("while down: %+v", st)
 	}
 
-	l, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+	if n := len(platform.Requests()); n != 0 {
+		t.Fatalf("the platform recorded %d requests while down", n)
 	}
-	platform := newEmPlatform(t, nil)
-	srv := httptest.NewUnstartedServer(platform.srv.Config.Handler)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	defer srv.Close()
+	if err := platform.Up(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "delivery once the platform is up", func() bool { return e.Stats().Delivered == 1 })
-	if got := platform.Accepted(); !slices.Equal(got, []string{"INV-NET"}) {
+	if got := acceptedInvoices(platform); !slices.Equal(got, []string{"INV-NET"}) {
 		t.Errorf("accepted %v", got)
 	}
 }
 
 func TestEmitterExpiresOldEvents(t *testing.T) {
 	clock := newObClock()
-	platform := newEmPlatform(t, func(string, int) emReply { return emReply{status: 500, body: "down"} })
+	platform := newPlatform(t)
+	platform.Fail(500, "down")
 	ob := obOpen(t, OutboxOptions{Now: clock.Now})
 	opts := emFrozen(clock)
 	opts.MaxEventAge = time.Hour
-	e := emStart(t, ob, []Sink{platform.sink(t)}, opts)
+	e := emStart(t, ob, []Sink{platformSink(t, platform)}, opts)
 
 	// Captured before an outage longer than MaxEventAge: one last try.
 	enqueueOK(t, e, obSale(t, "INV-OLD", obT0.Add(-2*time.Hour)))
@@ -168,11 +158,12 @@ func TestEmitterExpiresOldEvents(t *testing.T) {
 }
 
 func TestEmitterPerSinkProgress(t *testing.T) {
-	platform := newEmPlatform(t, func(_ string, attempt int) emReply {
-		if attempt < 2 {
-			return emReply{status: 500}
+	platform := newPlatform(t)
+	platform.Script(func(r fake.Request) fake.Reply {
+		if r.Attempt < 2 {
+			return fake.Reply{Status: 500}
 		}
-		return emReply{status: 200}
+		return fake.Reply{Status: 200}
 	})
 	path := filepath.Join(t.TempDir(), "sales.jsonl")
 	file, err := NewFileSink(path)
@@ -183,7 +174,7 @@ func TestEmitterPerSinkProgress(t *testing.T) {
 	ob := obOpen(t, OutboxOptions{})
 	// HTTP first: its failure must not stop the file from getting the sale,
 	// nor the file's success from being remembered.
-	e := emStart(t, ob, []Sink{platform.sink(t), file}, emFast())
+	e := emStart(t, ob, []Sink{platformSink(t, platform), file}, emFast())
 	ev := obSale(t, "INV-PS", time.Now())
 	enqueueOK(t, e, ev)
 	waitFor(t, "delivery to both", func() bool { return e.Stats().Delivered == 1 })
@@ -205,7 +196,8 @@ func TestEmitterPerSinkProgress(t *testing.T) {
 }
 
 func TestEmitterReplay(t *testing.T) {
-	platform := newEmPlatform(t, func(string, int) emReply { return emReply{status: 422, body: "nope"} })
+	platform := newPlatform(t)
+	platform.Fail(422, "nope")
 	path := filepath.Join(t.TempDir(), "sales.jsonl")
 	file, err := NewFileSink(path)
 	if err != nil {
@@ -215,7 +207,7 @@ func TestEmitterReplay(t *testing.T) {
 	ob := obOpen(t, OutboxOptions{})
 	opts := emFast()
 	opts.Concurrency = 1 // dead letters in enqueue order
-	e := emStart(t, ob, []Sink{file, platform.sink(t)}, opts)
+	e := emStart(t, ob, []Sink{file, platformSink(t, platform)}, opts)
 	var events []*sale.Event
 	for _, inv := range []string{"INV-R1", "INV-R2", "INV-R3"} {
 		ev := obSale(t, inv, time.Now())
@@ -232,7 +224,7 @@ func TestEmitterReplay(t *testing.T) {
 		t.Errorf("dead letter's accepted sinks %v, want [file]", page[0].Accepted)
 	}
 
-	platform.setScript(nil) // the platform is fixed
+	platform.Accept() // the platform is fixed
 	if n, err := e.Replay("INV-unknown"); err != nil || n != 0 {
 		t.Fatalf("Replay(unknown) = %d, %v", n, err)
 	}
@@ -248,7 +240,7 @@ func TestEmitterReplay(t *testing.T) {
 	}
 	waitFor(t, "all delivered", func() bool { return e.Stats().Delivered == 3 })
 
-	if got := platform.Accepted(); !slices.Equal(got, []string{"INV-R1", "INV-R2", "INV-R3"}) {
+	if got := acceptedInvoices(platform); !slices.Equal(got, []string{"INV-R1", "INV-R2", "INV-R3"}) {
 		t.Errorf("accepted %v", got)
 	}
 	for _, ev := range events {
@@ -269,14 +261,15 @@ func TestEmitterReplay(t *testing.T) {
 
 func TestEmitterFlushBypassesBackoff(t *testing.T) {
 	clock := newObClock()
-	platform := newEmPlatform(t, func(_ string, attempt int) emReply {
-		if attempt == 0 {
-			return emReply{status: http.StatusBadGateway}
+	platform := newPlatform(t)
+	platform.Script(func(r fake.Request) fake.Reply {
+		if r.Attempt == 0 {
+			return fake.Reply{Status: http.StatusBadGateway}
 		}
-		return emReply{status: 200}
+		return fake.Reply{Status: 200}
 	})
 	ob := obOpen(t, OutboxOptions{Now: clock.Now})
-	e := emStart(t, ob, []Sink{platform.sink(t)}, emFrozen(clock))
+	e := emStart(t, ob, []Sink{platformSink(t, platform)}, emFrozen(clock))
 	for _, inv := range []string{"INV-F1", "INV-F2"} {
 		enqueueOK(t, e, obSale(t, inv, clock.Now()))
 	}
@@ -291,7 +284,7 @@ func TestEmitterFlushBypassesBackoff(t *testing.T) {
 	}
 	e.Flush()
 	waitFor(t, "flushed deliveries", func() bool { return e.Stats().Delivered == 2 })
-	if got := platform.Accepted(); !slices.Equal(got, []string{"INV-F1", "INV-F2"}) {
+	if got := acceptedInvoices(platform); !slices.Equal(got, []string{"INV-F1", "INV-F2"}) {
 		t.Errorf("accepted %v", got)
 	}
 	for _, inv := range []string{"INV-F1", "INV-F2"} {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -27,17 +28,19 @@ func TestEmitterDeliversEachSaleOnceWithStableKey(t *testing.T) {
 	for i := range n {
 		index[fmt.Sprintf("INV-%02d", i)] = i
 	}
-	platform := newEmPlatform(t, func(inv string, attempt int) emReply {
+	platform := newPlatform(t)
+	platform.Script(func(r fake.Request) fake.Reply {
+		i := index[r.InvoiceID]
 		switch {
-		case attempt < failures(index[inv]) && index[inv]%3 == 0:
-			return emReply{status: 503}
-		case attempt < failures(index[inv]):
-			return emReply{status: 500}
+		case r.Attempt < failures(i) && i%3 == 0:
+			return fake.Reply{Status: 503}
+		case r.Attempt < failures(i):
+			return fake.Reply{Status: 500}
 		}
-		return emReply{status: 201}
+		return fake.Reply{Status: 201}
 	})
 	ob := obOpen(t, OutboxOptions{})
-	e := emStart(t, ob, []Sink{platform.sink(t)}, emFast())
+	e := emStart(t, ob, []Sink{platformSink(t, platform)}, emFast())
 
 	var want []string
 	for i := range n {
@@ -52,7 +55,7 @@ func TestEmitterDeliversEachSaleOnceWithStableKey(t *testing.T) {
 	}
 	waitFor(t, "all delivered", func() bool { return e.Stats().Delivered == n })
 
-	if got := platform.Accepted(); !slices.Equal(got, want) {
+	if got := acceptedInvoices(platform); !slices.Equal(got, want) {
 		t.Errorf("accepted %v\nwant %v", got, want)
 	}
 	retries := uint64(0)
@@ -120,9 +123,9 @@ func TestEmitterBoundedConcurrency(t *testing.T) {
 }
 
 func TestEmitterStopRestart(t *testing.T) {
-	platform := newEmPlatform(t, nil)
+	platform := newPlatform(t)
 	ob := obOpen(t, OutboxOptions{})
-	e := NewEmitter(ob, []Sink{platform.sink(t)}, emFast())
+	e := NewEmitter(ob, []Sink{platformSink(t, platform)}, emFast())
 	if err := e.Stop(); err != nil { // stopping a stopped emitter is fine
 		t.Fatal(err)
 	}
@@ -134,19 +137,20 @@ func TestEmitterStopRestart(t *testing.T) {
 	}
 	// Captured while stopped (a reload): kept, sent after the next Start.
 	enqueueOK(t, e, obSale(t, "INV-2", time.Now()))
-	if st := e.Stats(); st.Queued != 1 || len(platform.Accepted()) != 1 {
-		t.Fatalf("while stopped: %+v, accepted %v", st, platform.Accepted())
+	if st := e.Stats(); st.Queued != 1 || len(acceptedInvoices(platform)) != 1 {
+		t.Fatalf("while stopped: %+v, accepted %v", st, acceptedInvoices(platform))
 	}
 	e.Start()
 	defer e.Stop()
 	waitFor(t, "INV-2 after restart", func() bool { return e.Stats().Delivered == 2 })
-	if got := platform.Accepted(); !slices.Equal(got, []string{"INV-1", "INV-2"}) {
+	if got := acceptedInvoices(platform); !slices.Equal(got, []string{"INV-1", "INV-2"}) {
 		t.Errorf("accepted %v", got)
 	}
 }
 
 func TestEmitterStopWithSlowPlatform(t *testing.T) {
-	platform := newEmPlatform(t, func(string, int) emReply { return emReply{status: -1} })
+	platform := newPlatform(t)
+	platform.Hang()
 	path := filepath.Join(t.TempDir(), "sales.db")
 	ob, err := OpenOutbox(path, OutboxOptions{})
 	if err != nil {
@@ -154,10 +158,10 @@ func TestEmitterStopWithSlowPlatform(t *testing.T) {
 	}
 	opts := emFast()
 	opts.ShutdownTimeout = 150 * time.Millisecond
-	e := NewEmitter(ob, []Sink{platform.sink(t)}, opts)
+	e := NewEmitter(ob, []Sink{platformSink(t, platform)}, opts)
 	e.Start()
 	enqueueOK(t, e, obSale(t, "INV-SLOW", time.Now()))
-	<-platform.arrived
+	platform.WaitRequests(t, 1)
 
 	start := time.Now()
 	if err := e.Stop(); err != nil {
@@ -180,8 +184,8 @@ func TestEmitterStopWithSlowPlatform(t *testing.T) {
 	if len(recs) != 1 || recs[0].Attempts != 0 {
 		t.Fatalf("after reopen: %+v; want the event, with the interrupted send not counted", recs)
 	}
-	platform.setScript(nil)
-	e = emStart(t, ob, []Sink{platform.sink(t)}, emFast())
+	platform.Accept()
+	e = emStart(t, ob, []Sink{platformSink(t, platform)}, emFast())
 	waitFor(t, "delivery after restart", func() bool { return e.Stats().Delivered == 1 })
 	if keys := platform.Keys("INV-SLOW"); len(keys) != 2 || keys[0] != keys[1] {
 		t.Errorf("keys across the restart: %v", keys)
@@ -189,20 +193,20 @@ func TestEmitterStopWithSlowPlatform(t *testing.T) {
 }
 
 func TestEmitterReconfigureSwapsSinks(t *testing.T) {
-	down := newEmPlatform(t, func(string, int) emReply { return emReply{status: 502} })
-	up := newEmPlatform(t, nil)
+	down, up := newPlatform(t), newPlatform(t)
+	down.Fail(502, "")
 	clock := newObClock()
 	ob := obOpen(t, OutboxOptions{Now: clock.Now})
-	e := emStart(t, ob, []Sink{down.sink(t)}, emFrozen(clock))
+	e := emStart(t, ob, []Sink{platformSink(t, down)}, emFrozen(clock))
 	enqueueOK(t, e, obSale(t, "INV-1", clock.Now()))
 	waitFor(t, "a failed attempt on the old sink", func() bool { return e.Stats().Sinks["http"].Retried == 1 })
 
-	e.Reconfigure([]Sink{up.sink(t)}, emFrozen(clock))
+	e.Reconfigure([]Sink{platformSink(t, up)}, emFrozen(clock))
 	e.Flush()
 	waitFor(t, "delivery on the new sink", func() bool { return e.Stats().Delivered == 1 })
 	enqueueOK(t, e, obSale(t, "INV-2", clock.Now()))
 	waitFor(t, "INV-2", func() bool { return e.Stats().Delivered == 2 })
-	if got := up.Accepted(); !slices.Equal(got, []string{"INV-1", "INV-2"}) {
+	if got := acceptedInvoices(up); !slices.Equal(got, []string{"INV-1", "INV-2"}) {
 		t.Errorf("new sink accepted %v", got)
 	}
 	if got := down.Keys("INV-2"); len(got) != 0 {
@@ -243,13 +247,14 @@ func TestEmitterStats(t *testing.T) {
 
 func TestEmitterLogsNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	platform := newEmPlatform(t, func(_ string, attempt int) emReply {
-		if attempt == 0 {
-			return emReply{status: 500, body: "upstream sad"}
+	platform := newPlatform(t)
+	platform.Script(func(r fake.Request) fake.Reply {
+		if r.Attempt == 0 {
+			return fake.Reply{Status: 500, Body: "upstream sad"}
 		}
-		return emReply{status: 422, body: `{"error":"bad"}`}
+		return fake.Reply{Status: 422, Body: `{"error":"bad"}`}
 	})
-	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.srv.URL + "?k=" + testAPIKey, APIKey: testAPIKey, SigningSecret: "hush-hush-secret"})
+	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.URL + "?k=" + testAPIKey, APIKey: testAPIKey, SigningSecret: "hush-hush-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,50 +6,19 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bojanz/currency"
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 const testAPIKey = "sk_live_TOPSECRETKEY123"
-
-// capturedRequest is what the test platform saw.
-type capturedRequest struct {
-	method string
-	path   string
-	header http.Header
-	body   []byte
-}
-
-// recordingServer answers with respond and keeps every request.
-func recordingServer(t *testing.T, respond func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, func() []capturedRequest) {
-	t.Helper()
-	var mu sync.Mutex
-	var got []capturedRequest
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, capturedRequest{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
-		respond(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []capturedRequest {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]capturedRequest(nil), got...)
-	}
-}
 
 func usdSale(t *testing.T) *sale.Event {
 	t.Helper()
@@ -75,12 +44,9 @@ func TestHTTPSinkHeadersAndSignature(t *testing.T) {
 		{"raw secret", "plain-shared-secret", []byte("plain-shared-secret"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, requests := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(http.StatusAccepted)
-				io.WriteString(w, `{"ok":true}`)
-			})
+			platform := newPlatform(t)
 			sink, err := NewHTTPSink(HTTPSinkOptions{
-				Endpoint: srv.URL + "/v1/sales", APIKey: testAPIKey, SigningSecret: tc.secret,
+				Endpoint: platform.URL + "/v1/sales", APIKey: testAPIKey, SigningSecret: tc.secret,
 				UserAgent: "caddy-saletrack/test", SendUSD: tc.sendUSD,
 			})
 			if err != nil {
@@ -91,17 +57,17 @@ func TestHTTPSinkHeadersAndSignature(t *testing.T) {
 			if err := sink.Send(context.Background(), ev); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			reqs := requests()
+			reqs := platform.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("%d requests, want 1", len(reqs))
 			}
 			r := reqs[0]
-			if r.method != http.MethodPost || r.path != "/v1/sales" {
-				t.Errorf("request %s %s", r.method, r.path)
+			if r.Method != http.MethodPost || r.Path != "/v1/sales" || r.Status != http.StatusAccepted {
+				t.Errorf("request %s %s answered %d", r.Method, r.Path, r.Status)
 			}
 			wantBody := ev.Payload(tc.sendUSD)
-			if string(r.body) != string(wantBody) {
-				t.Errorf("body\n got %s\nwant %s", r.body, wantBody)
+			if r.Body != string(wantBody) {
+				t.Errorf("body\n got %s\nwant %s", r.Body, wantBody)
 			}
 			ts := strconv.FormatInt(obT0.Unix(), 10)
 			mac := hmac.New(sha256.New, tc.key)
@@ -115,7 +81,7 @@ func TestHTTPSinkHeadersAndSignature(t *testing.T) {
 				"Webhook-Timestamp": ts,
 				"Webhook-Signature": "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)),
 			} {
-				if got := r.header.Values(name); len(got) != 1 || got[0] != want {
+				if got := r.Header.Values(name); len(got) != 1 || got[0] != want {
 					t.Errorf("%s = %q, want %q", name, got, want)
 				}
 			}
@@ -124,23 +90,22 @@ func TestHTTPSinkHeadersAndSignature(t *testing.T) {
 }
 
 func TestHTTPSinkOptionalHeadersAbsent(t *testing.T) {
-	srv, requests := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	})
-	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL})
+	platform := newPlatform(t)
+	platform.Script(func(fake.Request) fake.Reply { return fake.Reply{Status: http.StatusNoContent} })
+	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := sink.Send(context.Background(), usdSale(t)); err != nil {
 		t.Fatal(err)
 	}
-	h := requests()[0].header
+	h := platform.Requests()[0].Header
 	for _, name := range []string{"Authorization", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"} {
 		if v := h.Values(name); len(v) != 0 {
 			t.Errorf("%s = %q without a key or secret configured", name, v)
 		}
 	}
-	if got := string(requests()[0].body); got != string(usdSale(t).Payload(false)) {
+	if got := platform.Requests()[0].Body; got != string(usdSale(t).Payload(false)) {
 		t.Errorf("SendUSD off: body %s", got)
 	}
 }
@@ -162,20 +127,13 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 		{status: 429, header: map[string]string{"Retry-After": obT0.Add(time.Minute).Format(http.TimeFormat)}, retryAfter: time.Minute},
 		{status: 500, body: "oops", wantBody: "oops"},
 		{status: 408},
-		{status: 302, header: map[string]string{"Location": "/elsewhere-that-404s"}, permanent: true},
+		{status: 302, header: map[string]string{"Location": "/v2/track/sale"}, permanent: true},
 	} {
-		srv, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/elsewhere-that-404s" {
-				w.WriteHeader(http.StatusNotFound)
-				return
-			}
-			for k, v := range tc.header {
-				w.Header().Set(k, v)
-			}
-			w.WriteHeader(tc.status)
-			io.WriteString(w, tc.body)
+		platform := newPlatform(t)
+		platform.Script(func(fake.Request) fake.Reply {
+			return fake.Reply{Status: tc.status, Header: tc.header, Body: tc.body}
 		})
-		sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL, APIKey: testAPIKey})
+		sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.URL, APIKey: testAPIKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,13 +144,9 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 			t.Errorf("%d: error %v (%T), want *SendError", tc.status, err, err)
 			continue
 		}
-		wantStatus := tc.status
-		if tc.status == 302 {
-			wantStatus = 404 // redirects are followed; the final answer counts
-		}
-		if se.Status != wantStatus || se.Permanent != tc.permanent || se.RetryAfter != tc.retryAfter || se.Body != tc.wantBody {
+		if se.Status != tc.status || se.Permanent != tc.permanent || se.RetryAfter != tc.retryAfter || se.Body != tc.wantBody {
 			t.Errorf("%d: got status %d permanent %t retry-after %v body %q; want %d %t %v %q",
-				tc.status, se.Status, se.Permanent, se.RetryAfter, se.Body, wantStatus, tc.permanent, tc.retryAfter, tc.wantBody)
+				tc.status, se.Status, se.Permanent, se.RetryAfter, se.Body, tc.status, tc.permanent, tc.retryAfter, tc.wantBody)
 		}
 		if IsPermanent(err) != tc.permanent {
 			t.Errorf("%d: IsPermanent = %t", tc.status, IsPermanent(err))
@@ -201,13 +155,11 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 }
 
 func TestHTTPSinkNeverLeaksTheKey(t *testing.T) {
-	// A closed port: the round trip fails and url.Error would print the URL.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	// A platform that is down: the round trip fails and url.Error would
+	// print the URL.
+	down := newPlatform(t)
+	down.Down()
+	addr := strings.TrimPrefix(down.URL, "http://")
 	endpoint := "http://apiuser:" + testAPIKey + "@" + addr + "/v1/sales?api_key=" + testAPIKey
 	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: endpoint, APIKey: testAPIKey, SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte(testAPIKey))})
 	if err != nil {
@@ -223,11 +175,11 @@ func TestHTTPSinkNeverLeaksTheKey(t *testing.T) {
 	}
 
 	// A platform that echoes the key back in its error body.
-	srv, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, "bad key: "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	echo := newPlatform(t)
+	echo.Script(func(r fake.Request) fake.Reply {
+		return fake.Reply{Status: http.StatusUnauthorized, Body: "bad key: " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")}
 	})
-	sink, err = NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL + "?key=" + testAPIKey, APIKey: testAPIKey})
+	sink, err = NewHTTPSink(HTTPSinkOptions{Endpoint: echo.URL + "?key=" + testAPIKey, APIKey: testAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +192,7 @@ func TestHTTPSinkNeverLeaksTheKey(t *testing.T) {
 
 	_, err = NewHTTPSink(HTTPSinkOptions{Endpoint: "ftp://u:" + testAPIKey + "@host/x", APIKey: testAPIKey})
 	checkNoSecret(t, "bad endpoint", err)
-	if _, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL, SigningSecret: "whsec_!!notbase64"}); err == nil || strings.Contains(err.Error(), "notbase64") {
+	if _, err := NewHTTPSink(HTTPSinkOptions{Endpoint: echo.URL, SigningSecret: "whsec_!!notbase64"}); err == nil || strings.Contains(err.Error(), "notbase64") {
 		t.Errorf("bad whsec secret: %v", err)
 	}
 }
@@ -259,15 +211,9 @@ func checkNoSecret(t *testing.T, what string, err error) {
 }
 
 func TestHTTPSinkTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	defer close(release)
-	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL, Timeout: 50 * time.Millisecond})
+	platform := newPlatform(t)
+	platform.Hang()
+	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.URL, Timeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,23 +231,8 @@ func TestHTTPSinkTimeout(t *testing.T) {
 // default two idle, 80 sends here open about 60.)
 func TestHTTPSinkKeepsOneConnectionPerConcurrentSend(t *testing.T) {
 	const inFlight, rounds = 8, 10
-	var opened atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		// A body, not an empty 202: Go's client hands back a connection
-		// before the caller reads a body's end, but after it has returned
-		// an empty response, which would make the count racy.
-		w.WriteHeader(http.StatusAccepted)
-		w.Write([]byte(`{"ok":true}`))
-	}))
-	srv.Config.ConnState = func(c net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: srv.URL, Connections: inFlight})
+	platform := newPlatform(t)
+	sink, err := NewHTTPSink(HTTPSinkOptions{Endpoint: platform.URL, Connections: inFlight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +252,7 @@ func TestHTTPSinkKeepsOneConnectionPerConcurrentSend(t *testing.T) {
 			}
 		}
 	}
-	if n := opened.Load(); n < inFlight || n >= 2*inFlight {
+	if n := platform.Conns(); n < inFlight || n >= 2*inFlight {
 		t.Fatalf("%d sends, %d at a time, opened %d connections; want about %d, each reused", inFlight*rounds, inFlight, n, inFlight)
 	}
 }
