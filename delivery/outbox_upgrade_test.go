@@ -63,7 +63,7 @@ func TestOutboxWrittenByEarlierVersionIsDelivered(t *testing.T) {
 		}
 	}
 	sort.Strings(lines)
-	wantLine := want[1][:len(want[1])-1] + `,"amountUsd":216.78,"fxRate":"1.0894","fxDate":"2026-04-09"}` + "\n"
+	wantLine := want[1][:len(want[1])-1] + `,"amountUsd":216.78,"fxRate":"1.0894","fxDate":"2026-04-09","eventId":"` + sale.EventID("inv_1") + `"}` + "\n"
 	if lines[1] != wantLine {
 		t.Errorf("file line of the old EUR sale:\n got %s\nwant %s", lines[1], wantLine)
 	}

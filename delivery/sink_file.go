@@ -93,17 +93,20 @@ func (s *FileSink) Close() error {
 // FileLine is the file sink's line for ev: the platform payload
 // (ev.Payload(false)) plus, when a USD value is known, "amountUsd" (a JSON
 // number with exactly two decimals), "fxRate" and "fxDate" (strings, when
-// known), and a newline.
+// known), then "eventId", the Idempotency-Key, and a newline. A sale
+// written again after a crash (the file took it, the outbox had not yet
+// recorded so) repeats its eventId: it is the key to deduplicate the file
+// on.
 func FileLine(ev *sale.Event) []byte {
 	payload := ev.Payload(false)
-	if ev.USD == nil {
-		return append(payload, '\n')
-	}
 	b := payload[:len(payload)-1] // the payload always ends in '}'
-	b = append(b, `,"amountUsd":`...)
-	b = append(b, twoDecimals(ev.USD.Amount)...)
-	b = jsonwrite.Optional(b, "fxRate", ev.USD.Rate)
-	b = jsonwrite.Optional(b, "fxDate", ev.USD.Date)
+	if ev.USD != nil {
+		b = append(b, `,"amountUsd":`...)
+		b = append(b, twoDecimals(ev.USD.Amount)...)
+		b = jsonwrite.Optional(b, "fxRate", ev.USD.Rate)
+		b = jsonwrite.Optional(b, "fxDate", ev.USD.Date)
+	}
+	b = jsonwrite.Optional(b, "eventId", ev.ID)
 	return append(b, '}', '\n')
 }
 

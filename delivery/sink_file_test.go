@@ -18,6 +18,8 @@ import (
 
 func TestFileLine(t *testing.T) {
 	base := obSale(t, "INV-1", obT0)
+	base.ID = sale.EventID("INV-1")
+	id := `,"eventId":"` + base.ID + `"`
 	usd := func(n, rate, date string) *sale.USDValue {
 		a, err := currency.NewAmount(n, "USD")
 		if err != nil {
@@ -32,13 +34,13 @@ func TestFileLine(t *testing.T) {
 		usd  *sale.USDValue
 		want string
 	}{
-		{"no USD value", nil, payload + "\n"},
-		{"converted", usd("13.4", "1.0894", "2026-04-09"), head + `,"amountUsd":13.40,"fxRate":"1.0894","fxDate":"2026-04-09"}` + "\n"},
-		{"already USD", usd("12.3", "", ""), head + `,"amountUsd":12.30}` + "\n"},
-		{"rounds half to even", usd("0.125", "0.0067", ""), head + `,"amountUsd":0.12,"fxRate":"0.0067"}` + "\n"},
-		{"rounds half to even, up", usd("0.135", "0.0067", ""), head + `,"amountUsd":0.14,"fxRate":"0.0067"}` + "\n"},
-		{"whole", usd("199", "", "2026-04-09"), head + `,"amountUsd":199.00,"fxDate":"2026-04-09"}` + "\n"},
-		{"large", usd("12345678901234.5", "", ""), head + `,"amountUsd":12345678901234.50}` + "\n"},
+		{"no USD value", nil, head + id + "}\n"},
+		{"converted", usd("13.4", "1.0894", "2026-04-09"), head + `,"amountUsd":13.40,"fxRate":"1.0894","fxDate":"2026-04-09"` + id + "}\n"},
+		{"already USD", usd("12.3", "", ""), head + `,"amountUsd":12.30` + id + "}\n"},
+		{"rounds half to even", usd("0.125", "0.0067", ""), head + `,"amountUsd":0.12,"fxRate":"0.0067"` + id + "}\n"},
+		{"rounds half to even, up", usd("0.135", "0.0067", ""), head + `,"amountUsd":0.14,"fxRate":"0.0067"` + id + "}\n"},
+		{"whole", usd("199", "", "2026-04-09"), head + `,"amountUsd":199.00,"fxDate":"2026-04-09"` + id + "}\n"},
+		{"large", usd("12345678901234.5", "", ""), head + `,"amountUsd":12345678901234.50` + id + "}\n"},
 	} {
 		ev := *base
 		ev.USD = tc.usd
