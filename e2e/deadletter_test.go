@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // A 422 from the platform is permanent: the sale becomes a dead letter with
@@ -14,19 +15,10 @@ import (
 // fixed, replaying it delivers it.
 func TestDeadLettersAndReplayThroughAdmin(t *testing.T) {
 	dir := t.TempDir()
-	plat := startPlatform(t, "127.0.0.1:0")
-	var reject atomic.Bool
-	reject.Store(true)
-	plat.behave = func(_ int, w http.ResponseWriter) bool {
-		if reject.Load() {
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			fmt.Fprint(w, `{"error":"unknown customerExternalId"}`)
-			return true
-		}
-		return false
-	}
-	admin, port := freePort(t), freePort(t)
-	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), filepath.Join(dir, "st"), ""))
+	plat := newPlatform(t)
+	plat.Fail(http.StatusUnprocessableEntity, `{"error":"unknown customerExternalId"}`)
+	admin, port := fake.FreePort(), fake.FreePort()
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), ""))
 	if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_dead_1", port)); err != nil {
 		t.Fatal(err)
 	}
@@ -50,18 +42,18 @@ func TestDeadLettersAndReplayThroughAdmin(t *testing.T) {
 	if dl["status"] != float64(422) || dl["body"] != `{"error":"unknown customerExternalId"}` {
 		t.Fatalf("dead letter lacks the status or the body: %v", dl)
 	}
-	if len(plat.events()) != 0 {
+	if len(plat.Accepted()) != 0 {
 		t.Fatal("a rejected sale was recorded as accepted")
 	}
 
-	reject.Store(false)
+	plat.Accept()
 	var replayed struct {
 		Replayed int `json:"replayed"`
 	}
 	if status := proc.adminJSON(http.MethodPost, "/sale_track/dead/replay?invoice_id=inv_dead_1", &replayed); status != 200 || replayed.Replayed != 1 {
 		t.Fatalf("replay: %d %+v", status, replayed)
 	}
-	plat.waitInvoices(t, []string{"inv_dead_1"}, 10*time.Second)
+	plat.WaitInvoices(t, "inv_dead_1")
 	proc.adminJSON(http.MethodGet, "/sale_track/dead", &page)
 	if page.Total != 0 {
 		t.Fatalf("%d dead letters left after the replay", page.Total)

@@ -6,11 +6,14 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // A visitor lands from a tracked link, then checks out with the cookie the
@@ -18,9 +21,9 @@ import (
 // the exact payload and headers.
 func TestClickThenCheckout(t *testing.T) {
 	dir := t.TempDir()
-	plat := startPlatform(t, "127.0.0.1:0")
-	admin, port := freePort(t), freePort(t)
-	startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), filepath.Join(dir, "st"), ""))
+	plat := newPlatform(t)
+	admin, port := fake.FreePort(), fake.FreePort()
+	startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), ""))
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
@@ -36,13 +39,13 @@ func TestClickThenCheckout(t *testing.T) {
 	if status, err := post(browser, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_click_1", port)); err != nil || status != 200 {
 		t.Fatalf("checkout: %d %v", status, err)
 	}
-	plat.waitInvoices(t, []string{"inv_click_1"}, 10*time.Second)
-	ev := plat.events()[0]
-	want := `,"customerExternalId":"user_7","email":"kim@example.com","name":"Kim Lee","currency":"USD","amount":49.9,"invoiceId":"inv_click_1","clickId":"cl_abc123"}`
+	plat.WaitInvoices(t, "inv_click_1")
+	ev := plat.Accepted()[0]
+	want := `,"customerExternalId":"user_123","email":"alex@example.com","name":"Alex Johnson","currency":"USD","amount":199.0,"invoiceId":"inv_click_1","clickId":"cl_abc123"}`
 	if !strings.HasPrefix(ev.Body, `{"event":"sale","timestamp":"`) || !strings.HasSuffix(ev.Body, want) {
 		t.Fatalf("platform got %s", ev.Body)
 	}
-	if ev.Header.Get("Authorization") != "Bearer e2e-secret-key" || ev.Header.Get("Content-Type") != "application/json" || ev.IdempotencyKey == "" {
+	if ev.Header.Get("Authorization") != "Bearer e2e-secret-key" || ev.Header.Get("Content-Type") != "application/json" || ev.IdempotencyKey() == "" {
 		t.Fatalf("headers: %v", ev.Header)
 	}
 
@@ -51,10 +54,10 @@ func TestClickThenCheckout(t *testing.T) {
 	if _, err := post(browser, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_click_2?clickId=cl_newer", port)); err != nil {
 		t.Fatal(err)
 	}
-	plat.waitInvoices(t, []string{"inv_click_2"}, 10*time.Second)
-	for _, ev := range plat.events() {
-		if ev.InvoiceID == "inv_click_2" && ev.ClickID != "cl_newer" {
-			t.Fatalf("inv_click_2 attributed to %q, want the newer cl_newer", ev.ClickID)
+	plat.WaitInvoices(t, "inv_click_2")
+	for _, ev := range plat.Accepted() {
+		if ev.InvoiceID == "inv_click_2" && !strings.Contains(ev.Body, `"clickId":"cl_newer"`) {
+			t.Fatalf("inv_click_2 attributed to another click than the newer cl_newer: %s", ev.Body)
 		}
 	}
 }
@@ -63,10 +66,10 @@ func TestClickThenCheckout(t *testing.T) {
 // sale arrives exactly once and one delivery worker ran throughout.
 func TestReloadUnderTraffic(t *testing.T) {
 	dir := t.TempDir()
-	plat := startPlatform(t, "127.0.0.1:0")
-	admin, port := freePort(t), freePort(t)
+	plat := newPlatform(t)
+	admin, port := fake.FreePort(), fake.FreePort()
 	shop, storage := startShop(t), filepath.Join(dir, "st")
-	proc := startCaddy(t, dir, admin, config(admin, port, shop, plat.url(), storage, ""))
+	proc := startCaddy(t, dir, admin, config(admin, port, shop, endpoint(plat), storage, ""))
 
 	const clients, perClient = 4, 60
 	var wg sync.WaitGroup
@@ -92,15 +95,15 @@ func TestReloadUnderTraffic(t *testing.T) {
 	}
 	for i := 0; i < 5; i++ {
 		time.Sleep(50 * time.Millisecond)
-		proc.reload(config(admin, port, shop, plat.url(), storage, fmt.Sprintf("concurrency %d", 2+i)))
+		proc.reload(config(admin, port, shop, endpoint(plat), storage, fmt.Sprintf("concurrency %d", 2+i)))
 	}
 	wg.Wait()
 	if len(sent) < clients*perClient/2 {
 		t.Fatalf("only %d checkouts succeeded (%d failed)", len(sent), failures.Load())
 	}
-	plat.waitInvoices(t, sent, 30*time.Second)
+	plat.WaitInvoices(t, sent...)
 	time.Sleep(300 * time.Millisecond) // anything sent twice would arrive now
-	counts := plat.invoiceCounts()
+	counts := plat.Invoices()
 	for _, id := range sent {
 		if counts[id] != 1 {
 			t.Errorf("%s arrived %d times", id, counts[id])
@@ -112,7 +115,7 @@ func TestReloadUnderTraffic(t *testing.T) {
 	if n := strings.Count(proc.logs.String(), `"sale delivery started"`); n != 1 {
 		t.Errorf("the delivery was started %d times, want once across all reloads", n)
 	}
-	if logs := proc.logs.String(); strings.Contains(logs, "e2e-secret-key") || strings.Contains(logs, "kim@example.com") {
+	if logs := proc.logs.String(); strings.Contains(logs, "e2e-secret-key") || strings.Contains(logs, "alex@example.com") {
 		t.Error("the api_key or a customer's email reached Caddy's logs")
 	}
 }
@@ -121,44 +124,29 @@ func TestReloadUnderTraffic(t *testing.T) {
 // committed sale arrives; a resend carries the same Idempotency-Key.
 func TestKillDuringDelivery(t *testing.T) {
 	dir := t.TempDir()
-	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	slow := startPlatform(t, platAddr)
-	hang := make(chan struct{})
-	var hung atomic.Int32
-	slow.behave = func(_ int, w http.ResponseWriter) bool {
-		hung.Add(1)
-		<-hang // the send is in flight when the process dies
-		return true
-	}
-	admin, port := freePort(t), freePort(t)
+	plat := newPlatform(t)
+	plat.Hang() // the sends are in flight when the process dies
+	admin, port := fake.FreePort(), fake.FreePort()
 	shop, storage := startShop(t), filepath.Join(dir, "st")
-	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "")
+	cfg := config(admin, port, shop, endpoint(plat), storage, "")
 	proc := startCaddy(t, dir, admin, cfg)
 
 	ids := checkoutMany(t, port, "inv_kill", 20)
-	deadline := time.Now().Add(10 * time.Second)
-	for hung.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if hung.Load() == 0 {
-		t.Fatal("no send reached the platform before the kill")
-	}
+	plat.WaitRequests(t, 1)
 	// The guarantee is for committed sales: the response is flushed to the
 	// client just before the commit, so wait until the outbox has all 20.
 	waitEnqueued(t, proc, len(ids))
 	proc.kill()
-	close(hang)
-	slow.close()
 
-	plat := startPlatform(t, platAddr)
+	plat.Accept()
 	startCaddy(t, dir, admin, cfg)
-	plat.waitInvoices(t, ids, 30*time.Second)
-	keys := map[string]string{}
-	for _, ev := range plat.events() {
-		if k, ok := keys[ev.InvoiceID]; ok && k != ev.IdempotencyKey {
-			t.Errorf("%s resent with a new Idempotency-Key (%s, then %s)", ev.InvoiceID, k, ev.IdempotencyKey)
+	plat.WaitInvoices(t, ids...)
+	// Every attempt at a sale, those the kill cut short included, carries
+	// the same key.
+	for _, id := range ids {
+		if keys := plat.Keys(id); slices.ContainsFunc(keys, func(k string) bool { return k != keys[0] }) {
+			t.Errorf("%s resent with a new Idempotency-Key: %v", id, keys)
 		}
-		keys[ev.InvoiceID] = ev.IdempotencyKey
 	}
 }
 
@@ -166,9 +154,10 @@ func TestKillDuringDelivery(t *testing.T) {
 // returns, every sale arrives exactly once.
 func TestPlatformOutageThenRecovery(t *testing.T) {
 	dir := t.TempDir()
-	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens yet
-	admin, port := freePort(t), freePort(t)
-	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), "http://"+platAddr+"/v1/track/sale", filepath.Join(dir, "st"), ""))
+	plat := newPlatform(t)
+	plat.Down()
+	admin, port := fake.FreePort(), fake.FreePort()
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), ""))
 
 	ids := checkoutMany(t, port, "inv_outage", 50)
 	var stats []struct {
@@ -179,11 +168,13 @@ func TestPlatformOutageThenRecovery(t *testing.T) {
 		t.Fatalf("stats during the outage: %+v, want sales queued", stats)
 	}
 
-	plat := startPlatform(t, platAddr)
+	if err := plat.Up(); err != nil {
+		t.Fatal(err)
+	}
 	proc.adminJSON(http.MethodPost, "/sale_track/flush", nil)
-	plat.waitInvoices(t, ids, 30*time.Second)
+	plat.WaitInvoices(t, ids...)
 	time.Sleep(300 * time.Millisecond) // anything sent twice would arrive now
-	counts := plat.invoiceCounts()
+	counts := plat.Invoices()
 	for _, id := range ids {
 		if counts[id] != 1 {
 			t.Errorf("%s arrived %d times", id, counts[id])
@@ -195,18 +186,21 @@ func TestPlatformOutageThenRecovery(t *testing.T) {
 // is sent after the next start.
 func TestGracefulStopKeepsUnsent(t *testing.T) {
 	dir := t.TempDir()
-	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	admin, port := freePort(t), freePort(t)
+	plat := newPlatform(t)
+	plat.Down()
+	admin, port := fake.FreePort(), fake.FreePort()
 	shop, storage := startShop(t), filepath.Join(dir, "st")
-	cfg := config(admin, port, shop, "http://"+platAddr+"/v1/track/sale", storage, "shutdown_timeout 1s")
+	cfg := config(admin, port, shop, endpoint(plat), storage, "shutdown_timeout 1s")
 	proc := startCaddy(t, dir, admin, cfg)
 	ids := checkoutMany(t, port, "inv_term", 10)
 	waitEnqueued(t, proc, len(ids))
 	proc.stop(15 * time.Second)
 
-	plat := startPlatform(t, platAddr)
+	if err := plat.Up(); err != nil {
+		t.Fatal(err)
+	}
 	startCaddy(t, dir, admin, cfg)
-	plat.waitInvoices(t, ids, 30*time.Second)
+	plat.WaitInvoices(t, ids...)
 }
 
 // A corrupt outbox file is renamed aside, never deleted; Caddy starts with
@@ -219,13 +213,13 @@ func TestCorruptOutboxIsSetAside(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(storage, "outbox.db"), garbage, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plat := startPlatform(t, "127.0.0.1:0")
-	admin, port := freePort(t), freePort(t)
-	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), plat.url(), storage, ""))
+	plat := newPlatform(t)
+	admin, port := fake.FreePort(), fake.FreePort()
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), storage, ""))
 	if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/inv_after_corrupt", port)); err != nil {
 		t.Fatal(err)
 	}
-	plat.waitInvoices(t, []string{"inv_after_corrupt"}, 10*time.Second)
+	plat.WaitInvoices(t, "inv_after_corrupt")
 	aside, _ := filepath.Glob(filepath.Join(storage, "outbox.db.corrupt-*"))
 	if len(aside) != 1 {
 		t.Fatalf("renamed files: %v", aside)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -9,24 +10,40 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // The README's first command runs Caddyfile.example; its curl lines must
-// put one sale into ./sales.jsonl. This runs that demo file unchanged but
-// for the rates feed, which a test must not fetch from the internet.
+// put one sale into ./sales.jsonl. This runs a copy of that demo file,
+// unchanged but for its ports (8080, 9090 and the admin's 2019 become
+// ports the OS picks) and the rates feed, which a test must not fetch
+// from the internet.
 func TestDemoCaddyfile(t *testing.T) {
 	src, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo := strings.Replace(string(src), "\tsale_track {\n", "\tsale_track {\n\t\tfx_source http://127.0.0.1:9/eurofxref-daily.xml\n", 1)
-	if demo == string(src) {
-		t.Fatal("the demo has no global sale_track block")
+	admin, site, shop := fake.FreePort(), fake.FreePort(), fake.FreePort()
+	demo := string(src)
+	for _, r := range []struct {
+		old, new string
+		n        int
+	}{
+		{"localhost:8080", fmt.Sprintf("localhost:%d", site), -1},
+		{"localhost:9090", fmt.Sprintf("localhost:%d", shop), -1},
+		// The first sale_track block is the global one.
+		{"\tsale_track {\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n\tsale_track {\n\t\tfx_source http://127.0.0.1:9/eurofxref-daily.xml\n", admin), 1},
+	} {
+		if !strings.Contains(demo, r.old) {
+			t.Fatalf("the demo has no %q", r.old)
+		}
+		demo = strings.Replace(demo, r.old, r.new, r.n)
 	}
 	dir := t.TempDir()
-	startCaddy(t, dir, 2019, demo)
+	startCaddy(t, dir, admin, demo)
 
-	landing, err := http.Get("http://localhost:8080/?clickId=cl_42")
+	landing, err := http.Get(fmt.Sprintf("http://localhost:%d/?clickId=cl_42", site))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +52,7 @@ func TestDemoCaddyfile(t *testing.T) {
 		t.Fatalf("landing Set-Cookie = %q", c)
 	}
 
-	req, _ := http.NewRequest(http.MethodPost, "http://localhost:8080/api/checkout", nil)
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/api/checkout", site), nil)
 	req.Header.Set("Cookie", "clickId=cl_42")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // ecbFeed is a feed in the ECB's eurofxref-daily.xml format for date, with
@@ -51,18 +53,9 @@ func TestSalesAreNormalisedToUSD(t *testing.T) {
 	go feed.Serve(feedLis)
 	t.Cleanup(func() { feed.Close() })
 
-	shopLis, _ := net.Listen("tcp", "127.0.0.1:0")
-	shop := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		currency, total := r.URL.Query().Get("currency"), r.URL.Query().Get("total")
-		fmt.Fprintf(w, `{"order":{"id":"inv_%s","total":%q,"currency":%q,"customer":{"id":"user_fx"}}}`, currency, total, currency)
-	})}
-	go shop.Serve(shopLis)
-	t.Cleanup(func() { shop.Close() })
-
 	dir := t.TempDir()
-	plat := startPlatform(t, "127.0.0.1:0")
-	admin, port := freePort(t), freePort(t)
+	plat := newPlatform(t)
+	admin, port := fake.FreePort(), fake.FreePort()
 	storage := filepath.Join(dir, "st")
 	startCaddy(t, dir, admin, fmt.Sprintf(`{
 	admin 127.0.0.1:%d
@@ -84,7 +77,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, admin, port, feedLis.Addr(), plat.url(), filepath.Join(dir, "sales.jsonl"), storage, port, shopLis.Addr()))
+`, admin, port, feedLis.Addr(), endpoint(plat), filepath.Join(dir, "sales.jsonl"), storage, port, startShop(t)))
 
 	// The first refresh runs at start; the cache file appears once it is in.
 	deadline := time.Now().Add(10 * time.Second)
@@ -95,19 +88,19 @@ http://127.0.0.1:%d {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	for _, q := range []string{"currency=EUR&total=100.00", "currency=JPY&total=1999"} {
-		if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout?%s", port, q)); err != nil {
+	for _, q := range []string{"inv_EUR?currency=EUR&total=100.00", "inv_JPY?currency=JPY&total=1999"} {
+		if _, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, q)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	plat.waitInvoices(t, []string{"inv_EUR", "inv_JPY"}, 10*time.Second)
+	plat.WaitInvoices(t, "inv_EUR", "inv_JPY")
 
 	// EUR 100.00 × 1.08 = USD 108.00; JPY 1999 × 1.08 / 170 = 12.6995… → 12.70.
 	want := map[string]struct{ amountUSD, rate string }{
 		"inv_EUR": {"108.00", "1.08"},
 		"inv_JPY": {"12.70", "0.006352941176"},
 	}
-	for _, ev := range plat.events() {
+	for _, ev := range plat.Accepted() {
 		w := want[ev.InvoiceID]
 		if !strings.Contains(ev.Body, `"currency":"USD","amount":`+strings.TrimRight(strings.TrimRight(w.amountUSD, "0"), ".")) {
 			t.Errorf("send_usd: platform got %s, want USD %s", ev.Body, w.amountUSD)

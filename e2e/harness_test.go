@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // caddyBin is the cmd/caddy binary built for this test run.
@@ -38,17 +38,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freePort asks the kernel for a loopback port nobody uses.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // caddyProc is one running cmd/caddy process.
@@ -178,137 +167,20 @@ func (p *caddyProc) adminJSON(method, path string, out any) int {
 	return resp.StatusCode
 }
 
-// platform is a fake Sale Track API that records every event it accepts.
-type platform struct {
-	srv *http.Server
-	lis net.Listener
-
-	mu       sync.Mutex
-	received []event
-	attempts int
-	behave   func(n int, w http.ResponseWriter) bool // true: handled, not accepted
-}
-
-type event struct {
-	InvoiceID      string `json:"invoiceId"`
-	ClickID        string `json:"clickId"`
-	Amount         json.Number
-	Body           string `json:"-"`
-	IdempotencyKey string `json:"-"`
-	Header         http.Header
-}
-
-// startPlatform listens on addr ("127.0.0.1:0" for any port).
-func startPlatform(t *testing.T, addr string) *platform {
-	t.Helper()
-	p := &platform{}
-	var err error
-	for i := 0; i < 50; i++ { // a port just freed may linger briefly
-		if p.lis, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
-	go p.srv.Serve(p.lis)
-	t.Cleanup(p.close)
+func newPlatform(t *testing.T) *fake.Platform {
+	p := fake.NewPlatform()
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *platform) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	p.mu.Lock()
-	p.attempts++
-	n, behave := p.attempts, p.behave
-	p.mu.Unlock()
-	if behave != nil && behave(n, w) {
-		return
-	}
-	var ev event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		http.Error(w, "bad json", http.StatusBadRequest)
-		return
-	}
-	ev.Body, ev.IdempotencyKey, ev.Header = string(body), r.Header.Get("Idempotency-Key"), r.Header.Clone()
-	p.mu.Lock()
-	p.received = append(p.received, ev)
-	p.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-}
+// endpoint is the platform's sale API, as the config names it.
+func endpoint(p *fake.Platform) string { return p.URL + "/v1/track/sale" }
 
-func (p *platform) url() string { return "http://" + p.lis.Addr().String() + "/v1/track/sale" }
-
-func (p *platform) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = p.srv.Shutdown(ctx)
-	_ = p.srv.Close()
-}
-
-func (p *platform) events() []event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]event(nil), p.received...)
-}
-
-// invoiceCounts says how many times each invoice arrived.
-func (p *platform) invoiceCounts() map[string]int {
-	counts := map[string]int{}
-	for _, ev := range p.events() {
-		counts[ev.InvoiceID]++
-	}
-	return counts
-}
-
-// waitInvoices waits until every invoice in want has arrived, then returns
-// how many times each invoice arrived.
-func (p *platform) waitInvoices(t *testing.T, want []string, timeout time.Duration) map[string]int {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		counts := map[string]int{}
-		for _, ev := range p.events() {
-			counts[ev.InvoiceID]++
-		}
-		var missing []string
-		for _, id := range want {
-			if counts[id] == 0 {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) == 0 {
-			return counts
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d invoices never arrived (got %d events): %v", len(missing), len(want), len(p.events()), missing[:min(len(missing), 10)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// shop is a fake upstream: POST /checkout/{id} answers a paid order.
+// startShop starts a fake shop and returns its address.
 func startShop(t *testing.T) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/checkout/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"order":{"id":%q,"status":"paid","total":"49.90","currency":"USD","customer":{"id":"user_7","email":"kim@example.com","name":"Kim Lee"}}}`, r.PathValue("id"))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc", Path: "/"})
-		fmt.Fprint(w, "<html>landing</html>")
-	})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(lis)
-	t.Cleanup(func() { srv.Close() })
-	return lis.Addr().String()
+	s := fake.NewShop()
+	t.Cleanup(s.Close)
+	return s.Addr
 }
 
 // config is a Caddyfile with the shop behind sale_track and the platform

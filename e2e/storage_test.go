@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // With the platform down and max_storage reached, a sale that cannot be
@@ -16,9 +18,10 @@ import (
 // untouched.
 func TestStorageFullLeavesARecoverableTrace(t *testing.T) {
 	dir := t.TempDir()
-	platAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // never listens
-	admin, port := freePort(t), freePort(t)
-	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), "http://"+platAddr+"/v1/track/sale", filepath.Join(dir, "st"), "max_storage 1MiB\n\t\tbackoff_base 1h\n\t\tbackoff_cap 2h"))
+	plat := newPlatform(t)
+	plat.Down() // for the whole test
+	admin, port := fake.FreePort(), fake.FreePort()
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), "max_storage 1MiB\n\t\tbackoff_base 1h\n\t\tbackoff_cap 2h"))
 
 	client := &http.Client{}
 	failedAt := -1
@@ -52,10 +55,10 @@ func TestStorageFullLeavesARecoverableTrace(t *testing.T) {
 			t.Errorf("the ERROR line lacks %s: %v", field, line)
 		}
 	}
-	if line["amount"] != "49.9" || line["currency"] != "USD" || line["customer_id"] != "user_7" || !strings.HasPrefix(line["invoice_id"].(string), "inv_full_") {
+	if line["amount"] != "199.0" || line["currency"] != "USD" || line["customer_id"] != "user_123" || !strings.HasPrefix(line["invoice_id"].(string), "inv_full_") {
 		t.Errorf("the ERROR line's sale: %v", line)
 	}
-	if logs := proc.logs.String(); strings.Contains(logs, "kim@example.com") || strings.Contains(logs, "Kim Lee") {
+	if logs := proc.logs.String(); strings.Contains(logs, "alex@example.com") || strings.Contains(logs, "Alex Johnson") {
 		t.Error("an email or a name reached the logs")
 	}
 }
