@@ -36,7 +36,8 @@ type ClickCookie struct {
 	// order. Default: [clickId].
 	Params []string `json:"params,omitempty"`
 
-	// Cookie is the cookie's name, an HTTP token. Default: clickId.
+	// Cookie is the cookie's name, an HTTP token; a __Host- name takes no
+	// Domain. Default: clickId.
 	Cookie string `json:"cookie,omitempty"`
 
 	// MaxAge is how long the cookie lives, at least 1s; it is sent in whole
@@ -95,6 +96,9 @@ func (c *ClickCookie) Validate() error {
 	if err := checkCookieDomain(c.Domain); err != nil {
 		return err
 	}
+	if err := checkHostPrefix(c.Cookie, c.Domain); err != nil {
+		return err
+	}
 	if err := checkMaxAge(time.Duration(c.MaxAge)); err != nil {
 		return fmt.Errorf("max_age %s: %w", time.Duration(c.MaxAge), err)
 	}
@@ -119,6 +123,17 @@ func checkCookieDomain(domain string) error {
 	}
 	return nil
 }
+
+// checkHostPrefix: browsers refuse a cookie whose name starts __Host-
+// (in any case) if it names a domain, so not one click would be kept.
+func checkHostPrefix(name, domain string) error {
+	if domain != "" && len(name) >= len(hostPrefix) && strings.EqualFold(name[:len(hostPrefix)], hostPrefix) {
+		return fmt.Errorf("cookie %q with domain %q: browsers refuse a %s cookie that names a domain", name, domain, hostPrefix)
+	}
+	return nil
+}
+
+const hostPrefix = "__Host-"
 
 // checkMaxAge wants a whole second: Max-Age counts seconds, and 0 leaves
 // the attribute out, which makes a session cookie.
@@ -213,6 +228,9 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkCookieName(v); err != nil {
 				return d.WrapErr(err)
 			}
+			if err := checkHostPrefix(v, c.Domain); err != nil {
+				return d.WrapErr(err)
+			}
 			c.Cookie = v
 		case "max_age":
 			v, err := oneArg(d)
@@ -233,6 +251,9 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if err := checkCookieDomain(v); err != nil {
+				return d.WrapErr(err)
+			}
+			if err := checkHostPrefix(c.Cookie, v); err != nil {
 				return d.WrapErr(err)
 			}
 			c.Domain = v

@@ -30,6 +30,8 @@ func TestClickCookieRules(t *testing.T) {
 		{"click_cookie {\n max_age 0s\n}", 2, `max_age "0s": want at least 1s`},
 		{"click_cookie {\n cookie \"a b\"\n}", 2, `cookie name "a b" is not a valid token`},
 		{"click_cookie {\n same_site Sometimes\n}", 2, `same_site "Sometimes": want lax, strict or none`},
+		{"click_cookie {\n cookie __Host-click\n domain example.com\n}", 3, `cookie "__Host-click" with domain "example.com": browsers refuse a __Host- cookie that names a domain`},
+		{"click_cookie {\n domain example.com\n max_age 1h\n cookie __host-click\n}", 4, `cookie "__host-click" with domain "example.com": browsers refuse`},
 	}
 	for _, tt := range tests {
 		var c ClickCookie
@@ -46,6 +48,7 @@ func TestClickCookieValidateRefuses(t *testing.T) {
 		{`{"max_age":-1}`, `max_age -1ns: want at least 1s`},
 		{`{"cookie":"a;b"}`, `cookie name "a;b" is not a valid token`},
 		{`{"same_site":"sometimes"}`, `same_site "sometimes": want lax, strict or none`},
+		{`{"cookie":"__Host-click","domain":"example.com"}`, `cookie "__Host-click" with domain "example.com": browsers refuse`},
 	}
 	for _, tt := range tests {
 		var c ClickCookie
