@@ -60,10 +60,10 @@ type Reply struct {
 	Hang bool
 }
 
-// accepted is the body of the zero Reply's 202. A body, not an empty
+// acceptedBody is the body of the zero Reply's 202. A body, not an empty
 // answer: Go's client returns an empty response before it has handed its
 // connection back, which would make counts of connections racy.
-const accepted = `{"ok":true}`
+const acceptedBody = `{"ok":true}`
 
 // Platform is a fake attribution platform: it records every request and
 // answers as its mode says. All methods are safe for concurrent use.
@@ -82,6 +82,8 @@ type Platform struct {
 	mu       sync.Mutex
 	script   func(Request) Reply
 	requests []*Request
+	accepted int // requests answered 2xx
+	epoch    int // counts Resets, so a request from before one is not counted after it
 	attempts map[string]int
 	changed  chan struct{} // closed and replaced when requests change
 	stop     chan struct{} // closed when the current server goes down
@@ -130,6 +132,7 @@ func (p *Platform) handle(w http.ResponseWriter, r *http.Request, stop chan stru
 	req.Attempt = p.attempts[req.InvoiceID]
 	p.attempts[req.InvoiceID]++
 	p.requests = append(p.requests, req)
+	epoch := p.epoch
 	p.notifyLocked()
 	script := p.script
 	p.mu.Unlock()
@@ -158,12 +161,15 @@ func (p *Platform) handle(w http.ResponseWriter, r *http.Request, stop chan stru
 	}
 	status, answer := reply.Status, reply.Body
 	if status == 0 && isJSON {
-		status, answer = http.StatusAccepted, accepted
+		status, answer = http.StatusAccepted, acceptedBody
 	} else if status == 0 {
 		status, answer = http.StatusBadRequest, "the body is not JSON"
 	}
 	p.mu.Lock()
 	req.Status = status
+	if req.Accepted() && epoch == p.epoch {
+		p.accepted++
+	}
 	p.notifyLocked()
 	p.mu.Unlock()
 	for k, v := range reply.Header {
@@ -314,6 +320,14 @@ func (p *Platform) Keys(invoice string) []string {
 	return keys
 }
 
+// Counts returns how many requests arrived and how many the platform
+// answered 2xx, without copying them: cheap enough to poll under load.
+func (p *Platform) Counts() (received, accepted int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.requests), p.accepted
+}
+
 // Conns counts the TCP connections the platform has accepted.
 func (p *Platform) Conns() int { return int(p.conns.Load()) }
 
@@ -322,6 +336,8 @@ func (p *Platform) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests = nil
+	p.accepted = 0
+	p.epoch++
 	p.attempts = map[string]int{}
 	p.notifyLocked()
 }

@@ -62,9 +62,12 @@ func TestPlatformAcceptsAndRecords(t *testing.T) {
 	if got := p.Accepted(); len(got) != 1 || got[0].InvoiceID != "inv_1" {
 		t.Errorf("Accepted = %+v", got)
 	}
+	if received, accepted := p.Counts(); received != 2 || accepted != 1 {
+		t.Errorf("Counts = %d, %d; want 2, 1", received, accepted)
+	}
 	p.Reset()
-	if n := len(p.Requests()); n != 0 {
-		t.Errorf("%d requests after Reset", n)
+	if received, accepted := p.Counts(); len(p.Requests()) != 0 || received != 0 || accepted != 0 {
+		t.Errorf("after Reset: %d requests, Counts %d, %d", len(p.Requests()), received, accepted)
 	}
 }
 
