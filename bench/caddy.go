@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
 // caddyProc is a running cmd/caddy under test.
@@ -36,7 +37,7 @@ const siteSaleTrack = `
 // a bare reverse_proxy on barePort and the same proxy with sale_track on
 // modPort.
 func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string) (*caddyProc, error) {
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort())
+	admin := fmt.Sprintf("127.0.0.1:%d", fake.FreePort())
 	cfg := fmt.Sprintf(`{
 	admin %s
 	skip_install_trust
@@ -175,13 +176,4 @@ func (p *caddyProc) waitDrained(timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
