@@ -24,10 +24,15 @@ type TB interface {
 
 // Request is one request as the platform received it.
 type Request struct {
+	// Method is the request's method: POST from a sink.
 	Method string
-	Path   string
+	// Path is the URL's path, without the query.
+	Path string
+	// Header is a copy of the request's headers: Authorization,
+	// Idempotency-Key, the signature headers…
 	Header http.Header
-	Body   string
+	// Body is the request's whole body.
+	Body string
 	// InvoiceID is the body's top-level invoiceId, "" when it has none.
 	InvoiceID string
 	// Attempt counts the earlier requests that carried the same InvoiceID.
@@ -321,7 +326,8 @@ func (p *Platform) Keys(invoice string) []string {
 }
 
 // Counts returns how many requests arrived and how many the platform
-// answered 2xx, without copying them: cheap enough to poll under load.
+// answered 2xx since the start or the last Reset, without copying them:
+// cheap enough to poll under load.
 func (p *Platform) Counts() (received, accepted int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
