@@ -220,14 +220,14 @@ func (a *App) Validate() error {
 	if err := a.checkFile(); err != nil {
 		return err
 	}
-	if a.Endpoint != "" {
-		// The sink Start would build, built and dropped: it holds the
-		// rules of the signing secret and opens nothing.
-		s, err := delivery.NewHTTPSink(a.httpSinkOptions())
-		if err != nil {
-			return err
-		}
-		s.Close()
+	return checkSigningSecret(a.signingSecret)
+}
+
+// checkSigningSecret refuses a secret the HTTP sink could not use. The
+// error never shows the secret.
+func checkSigningSecret(secret string) error {
+	if _, err := delivery.ParseSigningSecret(secret); err != nil {
+		return fmt.Errorf("signing_secret: %w", err)
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func checkBackoff(base, limit time.Duration) error {
 // credentials.
 func checkURLOption(name, raw string) error {
 	if err := httpcheck.URL(raw); err != nil {
-		return fmt.Errorf("%s %q: %w", name, delivery.RedactURL(raw), err)
+		return fmt.Errorf("%s %q: %w", name, httpcheck.Redact(raw), err)
 	}
 	return nil
 }

@@ -81,6 +81,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.WrapErr(err)
 				}
 			}
+			if sub == "signing_secret" && !hasPlaceholder(v) {
+				if err := checkSigningSecret(v); err != nil {
+					return d.WrapErr(err)
+				}
+			}
 			*strs[sub] = v
 		case urls[sub] != nil:
 			v, err := oneArg(d)

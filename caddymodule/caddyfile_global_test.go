@@ -38,6 +38,7 @@ func TestGlobalOptionRules(t *testing.T) {
 		{"sale_track {\n fx_source http:ecb.example\n}", 2, `fx_source "(unparseable URL)": want an http:// or https:// URL`},
 		{"sale_track {\n api_key \" sk_live_1\"\n}", 2, `api_key: begins or ends with a space or tab`},
 		{"sale_track {\n api_key \"sk_live_1\x01\"\n}", 2, `api_key: holds a control character`},
+		{"sale_track {\n endpoint https://p.example/v1\n signing_secret whsec_%%%\n}", 3, `signing_secret: signing secret starts with whsec_ but the rest is not base64`},
 	}
 	for _, tt := range tests {
 		var a App

@@ -12,6 +12,7 @@ import (
 
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -157,7 +158,7 @@ func openPipeline(a *App) (*pipeline, error) {
 	logger.Info("sale delivery started",
 		zap.String("outbox", d.outboxPath),
 		zap.String("file", a.file),
-		zap.String("endpoint", delivery.RedactURL(a.Endpoint)))
+		zap.String("endpoint", httpcheck.Redact(a.Endpoint)))
 	return d, nil
 }
 
@@ -175,7 +176,7 @@ func (d *pipeline) configure(a *App) error {
 		d.logger.Warn("dedup_window, max_storage and fx_source take effect at the next start, not on a reload",
 			zap.Duration("dedup_window", d.opened.outbox.DedupWindow),
 			zap.Int64("max_storage", d.opened.outbox.MaxSize),
-			zap.String("fx_source", delivery.RedactURL(d.opened.fxSource)))
+			zap.String("fx_source", httpcheck.Redact(d.opened.fxSource)))
 	}
 	d.settings.Store(next)
 	d.mu.Lock()
@@ -186,7 +187,7 @@ func (d *pipeline) configure(a *App) error {
 	if old != nil && old != d.http {
 		old.Close() // idle connections only: a send still running finishes
 	}
-	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", delivery.RedactURL(a.Endpoint)))
+	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", httpcheck.Redact(a.Endpoint)))
 	return nil
 }
 

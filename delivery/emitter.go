@@ -179,7 +179,7 @@ type stopError struct{ inFlight int }
 
 // Error says what Stop left behind.
 func (s *stopError) Error() string {
-	return "sale: emitter stopped with sends still running that ignored cancellation; their events stay queued"
+	return "emitter stopped with sends still running that ignored cancellation; their events stay queued"
 }
 
 // Reconfigure takes new sinks and options on a config reload without

@@ -42,10 +42,10 @@ const appendFill = 0.95
 
 // ErrStorageFull is returned (wrapped) when bbolt refuses the write
 // because the outbox reached MaxSize or the disk is full.
-var ErrStorageFull = errors.New("sale outbox: storage full")
+var ErrStorageFull = errors.New("outbox: storage full")
 
 // ErrClosed is returned when the outbox is closed.
-var ErrClosed = errors.New("sale outbox: closed")
+var ErrClosed = errors.New("outbox: closed")
 
 // OutboxOptions tunes an Outbox. The zero value is usable.
 type OutboxOptions struct {
@@ -137,10 +137,10 @@ type Outbox struct {
 func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	opts = opts.withDefaults()
 	if path == "" {
-		return nil, errors.New("sale: outbox: empty path")
+		return nil, errors.New("outbox: empty path")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sale: outbox %s: creating its directory: %w", path, err)
+		return nil, fmt.Errorf("outbox %s: creating its directory: %w", path, err)
 	}
 	o := &Outbox{path: path, opts: opts, log: opts.Logger}
 	db, err := o.openChecked()
@@ -149,9 +149,9 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("sale: outbox %s: still locked by another process after %s: %w", path, opts.OpenTimeout, err)
+			return nil, fmt.Errorf("outbox %s: still locked by another process after %s: %w", path, opts.OpenTimeout, err)
 		}
-		return nil, fmt.Errorf("sale: outbox %s: %w", path, err)
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
 	o.db = db
 	o.commits = newGroupCommitter(db)
@@ -169,7 +169,7 @@ func (o *Outbox) Close() error {
 	o.closed = true
 	o.commits.stop()
 	if err := o.db.Close(); err != nil {
-		return fmt.Errorf("sale: outbox %s: close: %w", o.path, err)
+		return fmt.Errorf("outbox %s: close: %w", o.path, err)
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
 
 func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	if ev == nil {
-		return Queued, errors.New("sale: outbox: nil event")
+		return Queued, errors.New("outbox: nil event")
 	}
 	now := o.opts.Now()
 	if ev.ID == "" {
@@ -213,7 +213,7 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	}
 	value, err := appendNewRecord(make([]byte, 0, 640), ev, now, since)
 	if err != nil {
-		return Queued, fmt.Errorf("sale: outbox %s: encoding record %s: %w", o.path, ev.ID, err)
+		return Queued, fmt.Errorf("outbox %s: encoding record %s: %w", o.path, ev.ID, err)
 	}
 	invoice := []byte(ev.DedupKey())
 	expiry := timeKey(now.Add(o.opts.DedupWindow))
@@ -301,9 +301,9 @@ func (o *Outbox) wrap(op string, err error) error {
 	case errors.Is(err, berrors.ErrDatabaseNotOpen):
 		return ErrClosed
 	case isStorageFull(err):
-		return fmt.Errorf("sale: outbox %s: %s: %w (%w)", o.path, op, ErrStorageFull, err)
+		return fmt.Errorf("outbox %s: %s: %w (%w)", o.path, op, ErrStorageFull, err)
 	}
-	return fmt.Errorf("sale: outbox %s: %s: %w", o.path, op, err)
+	return fmt.Errorf("outbox %s: %s: %w", o.path, op, err)
 }
 
 func isStorageFull(err error) bool {

@@ -11,7 +11,7 @@ import (
 // nil. A group made only of such writes is rolled back rather than
 // committed, since a commit with no changes still writes the freelist and
 // the meta page and waits for two fdatasyncs.
-var errNothingToWrite = errors.New("sale: nothing to write")
+var errNothingToWrite = errors.New("nothing to write")
 
 // maxGroup bounds how many writes share one commit, so one transaction
 // never grows without limit under a flood.

@@ -130,7 +130,7 @@ func (o *Outbox) replaceFile(cause error) (*bolt.DB, error) {
 	queued := o.queued.Load()
 	aside, err := o.moveAside()
 	if err != nil {
-		return nil, fmt.Errorf("sale: outbox %s is unreadable (%v) and could not be moved aside: %w", o.path, cause, err)
+		return nil, fmt.Errorf("outbox %s is unreadable (%v) and could not be moved aside: %w", o.path, cause, err)
 	}
 	o.log.Error("outbox file is damaged; moved it aside and started a fresh one. Sales still queued in it were not delivered",
 		zap.String("path", o.path), zap.String("moved_to", aside), zap.Int64("queued_in_it", queued), zap.Error(cause))

@@ -31,14 +31,14 @@ type FileSink struct {
 // (0o755) and the file (0o644).
 func NewFileSink(path string) (*FileSink, error) {
 	if path == "" {
-		return nil, errors.New("sale: file sink: empty path")
+		return nil, errors.New("file sink: empty path")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("sale: file sink %s: creating its directory: %w", path, err)
+		return nil, fmt.Errorf("file sink %s: creating its directory: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("sale: file sink: %w", err)
+		return nil, fmt.Errorf("file sink: %w", err)
 	}
 	return &FileSink{path: path, f: f}, nil
 }
@@ -57,7 +57,7 @@ func (s *FileSink) Send(ctx context.Context, ev *sale.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("sale: file sink %s: closed", s.path)
+		return fmt.Errorf("file sink %s: closed", s.path)
 	}
 	var size int64 = -1
 	if info, err := s.f.Stat(); err == nil {
@@ -67,10 +67,10 @@ func (s *FileSink) Send(ctx context.Context, ev *sale.Event) error {
 		if size >= 0 {
 			_ = s.f.Truncate(size)
 		}
-		return fmt.Errorf("sale: file sink %s: write: %w", s.path, err)
+		return fmt.Errorf("file sink %s: write: %w", s.path, err)
 	}
 	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sale: file sink %s: fsync: %w", s.path, err)
+		return fmt.Errorf("file sink %s: fsync: %w", s.path, err)
 	}
 	return nil
 }
@@ -85,7 +85,7 @@ func (s *FileSink) Close() error {
 	}
 	s.closed = true
 	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("sale: file sink %s: close: %w", s.path, err)
+		return fmt.Errorf("file sink %s: close: %w", s.path, err)
 	}
 	return nil
 }

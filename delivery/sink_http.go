@@ -62,18 +62,17 @@ type HTTPSink struct {
 }
 
 // NewHTTPSink checks the options and returns a sink. The endpoint must be
-// an absolute http or https URL. A SigningSecret prefixed "whsec_" is
-// base64 after the prefix, as the Standard Webhooks spec has it; any other
-// secret is used as raw bytes.
+// an absolute http or https URL; the signing secret is read by
+// ParseSigningSecret.
 func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 	err := httpcheck.URL(opts.Endpoint)
 	if err != nil {
 		// The endpoint may carry credentials: name only what is safe.
-		return nil, fmt.Errorf("sale: http sink: endpoint %q: %w", RedactURL(opts.Endpoint), err)
+		return nil, fmt.Errorf("http sink: endpoint %q: %w", httpcheck.Redact(opts.Endpoint), err)
 	}
 	s := &HTTPSink{
 		endpoint:      opts.Endpoint,
-		where:         RedactURL(opts.Endpoint),
+		where:         httpcheck.Redact(opts.Endpoint),
 		apiKey:        opts.APIKey,
 		signingSecret: opts.SigningSecret,
 		timeout:       opts.Timeout,
@@ -102,15 +101,8 @@ func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
 	// A redirect is never followed: Go would repeat the POST as a GET
 	// without its body, and the target's 2xx would count as delivered.
 	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if opts.SigningSecret != "" {
-		if rest, ok := strings.CutPrefix(opts.SigningSecret, "whsec_"); ok {
-			s.secret, err = base64.StdEncoding.DecodeString(rest)
-			if err != nil || len(s.secret) == 0 {
-				return nil, errors.New("sale: http sink: signing secret starts with whsec_ but the rest is not base64")
-			}
-		} else {
-			s.secret = []byte(opts.SigningSecret)
-		}
+	if s.secret, err = ParseSigningSecret(opts.SigningSecret); err != nil {
+		return nil, fmt.Errorf("http sink: %w", err)
 	}
 	return s, nil
 }
@@ -127,7 +119,7 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 	body := ev.Payload(s.sendUSD)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("sale: http sink: building request to %s: %s", s.where, s.redact(err.Error()))
+		return fmt.Errorf("http sink: building request to %s: %s", s.where, s.redact(err.Error()))
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -169,12 +161,30 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		failure.Permanent = true
 		if loc, err := resp.Location(); err == nil {
-			failure.Location = RedactURL(s.redact(loc.String()))
+			failure.Location = httpcheck.Redact(s.redact(loc.String()))
 		}
 		failure.Err = fmt.Errorf("POST %s was redirected to %q, and redirects are never followed: set the endpoint to the final URL",
 			s.where, failure.Location)
 	}
 	return failure
+}
+
+// ParseSigningSecret reads a signing secret: one prefixed "whsec_" is
+// base64 after the prefix, as the Standard Webhooks spec has it; any other
+// is used as raw bytes. Empty means no signing.
+func ParseSigningSecret(secret string) ([]byte, error) {
+	if secret == "" {
+		return nil, nil
+	}
+	rest, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return []byte(secret), nil
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil || len(key) == 0 {
+		return nil, errors.New("signing secret starts with whsec_ but the rest is not base64")
+	}
+	return key, nil
 }
 
 // cutUTF8 cuts s to at most n bytes without splitting a character.
@@ -246,7 +256,7 @@ type transportError struct {
 }
 
 // Error names the redacted endpoint and the cause.
-func (e *transportError) Error() string { return "sale: http sink: POST " + e.where + ": " + e.msg }
+func (e *transportError) Error() string { return "http sink: POST " + e.where + ": " + e.msg }
 
 // Unwrap returns the cause without its URL.
 func (e *transportError) Unwrap() error { return e.cause }
@@ -258,17 +268,4 @@ func transportCause(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// RedactURL keeps scheme, host and path: enough to tell endpoints apart,
-// never userinfo, query or fragment, where credentials may hide.
-func RedactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "(unparseable URL)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

@@ -111,7 +111,7 @@ func NewFetcher(opts FetcherOptions) (*Fetcher, error) {
 		f.url = DefaultURL
 	}
 	if err := httpcheck.URL(f.url); err != nil {
-		return nil, fmt.Errorf("rates feed URL %q: %w", f.url, err)
+		return nil, fmt.Errorf("rates feed URL %q: %w", httpcheck.Redact(f.url), err)
 	}
 	if opts.CacheDir != "" {
 		f.cachePath = filepath.Join(opts.CacheDir, CacheFile)
@@ -287,7 +287,7 @@ func (f *Fetcher) fetch(ctx context.Context) (*Rates, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("rates feed %s: %w", f.url, err)
+		return nil, fmt.Errorf("rates feed %s: %w", httpcheck.Redact(f.url), err)
 	}
 	req.Header.Set("Accept", "application/xml, text/xml")
 	resp, err := f.client.Do(req)
@@ -296,24 +296,24 @@ func (f *Fetcher) fetch(ctx context.Context) (*Rates, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("rates feed %s: status %s", f.url, resp.Status)
+		return nil, fmt.Errorf("rates feed %s: status %s", httpcheck.Redact(f.url), resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("rates feed %s: %w", f.url, err)
+		return nil, fmt.Errorf("rates feed %s: %w", httpcheck.Redact(f.url), err)
 	}
 	if len(body) > maxFeedBytes {
-		return nil, fmt.Errorf("rates feed %s: larger than %d bytes", f.url, maxFeedBytes)
+		return nil, fmt.Errorf("rates feed %s: larger than %d bytes", httpcheck.Redact(f.url), maxFeedBytes)
 	}
 	rates, err := ParseECB(bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("rates feed %s: %w", f.url, err)
+		return nil, fmt.Errorf("rates feed %s: %w", httpcheck.Redact(f.url), err)
 	}
 	// The ECB dates a publication by its own (CET) day, which is never
 	// after tomorrow in UTC; a later date is a broken mirror or clock and
 	// would otherwise pin "latest" in the future.
 	if limit := f.now().UTC().AddDate(0, 0, 1).Format(dateLayout); rates.Date > limit {
-		return nil, fmt.Errorf("rates feed %s: dated %s, in the future", f.url, rates.Date)
+		return nil, fmt.Errorf("rates feed %s: dated %s, in the future", httpcheck.Redact(f.url), rates.Date)
 	}
 	return rates, nil
 }

@@ -37,3 +37,16 @@ func HeaderValue(v string) error {
 }
 
 func isBlank(b byte) bool { return b == ' ' || b == '\t' }
+
+// Redact keeps scheme, host and path: enough to tell endpoints apart,
+// never userinfo, query or fragment, where credentials may hide.
+func Redact(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparseable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
