@@ -10,14 +10,13 @@ import (
 
 	"github.com/bojanz/currency"
 
-	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/internal/jsonwrite"
 )
 
 // TimestampLayout is how the platform wants times: RFC 3339, UTC, milliseconds.
 const TimestampLayout = "2006-01-02T15:04:05.000Z"
 
-// Event is one captured sale: the platform's Sale Track fields plus what
+// Event is one captured sale or lead: the platform's fields plus what
 // the proxy needs to deliver it once and to explain it later.
 type Event struct {
 	// ID is unique per captured sale and is sent as the Idempotency-Key on
@@ -33,6 +32,17 @@ type Event struct {
 	Amount             currency.Amount `json:"amount"`
 	InvoiceID          string          `json:"invoiceId,omitempty"`
 	ClickID            string          `json:"clickId,omitempty"`
+
+	// Kind is KindLead for a lead; empty or KindSale is a sale, so records
+	// written before leads existed read back as the sales they are. Empty
+	// for a sale keeps a sale's record as it always was.
+	Kind string `json:"kind,omitempty"`
+	// Mode is a lead's attribution mode: ModeDeferred on the first event
+	// of a two-step sign-up, empty otherwise.
+	Mode string `json:"mode,omitempty"`
+	// PaymentProcessor names the provider that took the payment ("stripe",
+	// "paddle"…), from the preset; empty when unknown. Dub records it.
+	PaymentProcessor string `json:"paymentProcessor,omitempty"`
 
 	// Route names where the sale was captured (the site and path), for logs.
 	Route string `json:"route,omitempty"`
@@ -50,6 +60,22 @@ type Event struct {
 	// when it is longer than InvoiceID may be (see DedupKey).
 	invoiceKey string
 }
+
+// The event kinds Event.Kind holds.
+const (
+	// KindSale is a sale; an empty Kind is one too.
+	KindSale = "sale"
+	// KindLead is a lead: a sign-up tying the customer to the click.
+	KindLead = "lead"
+)
+
+// ModeDeferred is the lead mode of the first event of a two-step sign-up:
+// the platform stores the click for the customer and a later event without
+// a click id is attributed through it (both CutMeShort and Dub).
+const ModeDeferred = "deferred"
+
+// IsLead reports whether the event is a lead rather than a sale.
+func (e *Event) IsLead() bool { return e.Kind == KindLead }
 
 // Repair says that a field's captured value could not be used, and why.
 type Repair struct {
@@ -96,31 +122,23 @@ type USDValue struct {
 // Currency is the sale's ISO 4217 code.
 func (e *Event) Currency() string { return e.Amount.CurrencyCode() }
 
-// Payload is the JSON body the platform's Sale Track API receives: its
-// fields in its order, optional ones omitted when empty, the amount an exact
-// JSON number in major units. With sendUSD and a known USD value, the
-// amount is the converted one and the currency USD.
+// Payload is the sale as the Sale Track page's example writes it: its
+// fields in its order, optional ones omitted when empty, the amount exactly
+// as captured, an exact JSON number in major units. With sendUSD and a
+// known USD value, the amount is the converted one and the currency USD.
+// The generic profile sends this body with the amount rounded to its
+// currency's digits (Platform.Payload); this one keeps it as captured.
 func (e *Event) Payload(sendUSD bool) []byte {
-	amount := e.Amount
+	return appendGenericSale(make([]byte, 0, 256), e, e.EventName, e.payAmount(sendUSD), e.Timestamp)
+}
+
+// payAmount is the amount a payload carries: the USD value with sendUSD
+// when one is known, else the captured amount.
+func (e *Event) payAmount(sendUSD bool) currency.Amount {
 	if sendUSD && e.USD != nil {
-		amount = e.USD.Amount
+		return e.USD.Amount
 	}
-	b := make([]byte, 0, 256)
-	b = append(b, `{"event":`...)
-	b = jsonwrite.String(b, e.EventName)
-	b = append(b, `,"timestamp":"`...)
-	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
-	b = append(b, `","customerExternalId":`...)
-	b = jsonwrite.String(b, e.CustomerExternalID)
-	b = jsonwrite.Optional(b, "email", e.CustomerEmail)
-	b = jsonwrite.Optional(b, "name", e.CustomerName)
-	b = append(b, `,"currency":`...)
-	b = jsonwrite.String(b, amount.CurrencyCode())
-	b = append(b, `,"amount":`...)
-	b = append(b, fx.JSONNumber(amount)...)
-	b = jsonwrite.Optional(b, "invoiceId", e.InvoiceID)
-	b = jsonwrite.Optional(b, "clickId", e.ClickID)
-	return append(b, '}')
+	return e.Amount
 }
 
 // AppendRecord appends the whole event, bookkeeping included, as
@@ -144,6 +162,9 @@ func (e *Event) AppendRecord(dst []byte) ([]byte, error) {
 	dst = jsonwrite.Amount(dst, e.Amount)
 	dst = jsonwrite.Optional(dst, "invoiceId", e.InvoiceID)
 	dst = jsonwrite.Optional(dst, "clickId", e.ClickID)
+	dst = jsonwrite.Optional(dst, "kind", e.Kind)
+	dst = jsonwrite.Optional(dst, "mode", e.Mode)
+	dst = jsonwrite.Optional(dst, "paymentProcessor", e.PaymentProcessor)
 	dst = jsonwrite.Optional(dst, "route", e.Route)
 	dst = append(dst, `,"capturedAt":`...)
 	if dst, err = jsonwrite.Time(dst, e.CapturedAt); err != nil {
@@ -172,7 +193,8 @@ func DecodeRecord(data []byte) (*Event, error) {
 // ValidUTF8 reports whether every string of the event is valid UTF-8, so
 // that its record reads back as the very same event.
 func (e *Event) ValidUTF8() bool {
-	for _, s := range []string{e.ID, e.EventName, e.CustomerExternalID, e.CustomerEmail, e.CustomerName, e.InvoiceID, e.ClickID, e.Route} {
+	for _, s := range []string{e.ID, e.EventName, e.CustomerExternalID, e.CustomerEmail, e.CustomerName, e.InvoiceID, e.ClickID,
+		e.Kind, e.Mode, e.PaymentProcessor, e.Route} {
 		if !utf8.ValidString(s) {
 			return false
 		}

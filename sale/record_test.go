@@ -38,11 +38,15 @@ func recordTestEvents(t *testing.T) []*Event {
 	minimal := &Event{ID: EventID(""), EventName: "sale", CustomerExternalID: "u", Amount: amount("1999", "JPY")}
 	zero := &Event{}
 	usdOnly := &Event{ID: "x", EventName: "sale", CustomerExternalID: "u", Amount: amount("5", "USD"), USD: &USDValue{Amount: amount("5", "USD")}}
-	events := []*Event{full, minimal, zero, usdOnly}
+	paid := *full
+	paid.Kind, paid.PaymentProcessor = KindSale, "stripe"
+	lead := &Event{ID: "lead_1", Kind: KindLead, Mode: ModeDeferred, EventName: "sign_up", Timestamp: full.Timestamp,
+		CustomerExternalID: "user_123", CustomerEmail: "alex@example.com", ClickID: "cl_42", Route: "shop.example/signup", CapturedAt: full.CapturedAt}
+	events := []*Event{full, minimal, zero, usdOnly, &paid, lead}
 	for _, s := range trickyStrings {
 		events = append(events, &Event{ID: s, EventName: s, CustomerExternalID: s, CustomerEmail: s, CustomerName: s,
-			Amount: amount("0.5", "KWD"), InvoiceID: s, ClickID: s, Route: s, Timestamp: full.Timestamp, CapturedAt: full.CapturedAt,
-			USD: &USDValue{Amount: amount("1.63", "USD"), Rate: s, Date: s}})
+			Amount: amount("0.5", "KWD"), InvoiceID: s, ClickID: s, Kind: s, Mode: s, PaymentProcessor: s, Route: s,
+			Timestamp: full.Timestamp, CapturedAt: full.CapturedAt, USD: &USDValue{Amount: amount("1.63", "USD"), Rate: s, Date: s}})
 	}
 	return events
 }
