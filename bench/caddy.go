@@ -22,17 +22,6 @@ type caddyProc struct {
 	done  chan struct{}
 }
 
-const siteSaleTrack = `
-		sale_track {
-			amount      order.total
-			currency    order.currency
-			invoice_id  order.id
-			customer_id order.customer.id
-			email       order.customer.email
-			name        [order.customer.first_name,order.customer.last_name]
-			when        order.status paid
-		}`
-
 // startCaddy runs the binary with two sites in front of the same upstream:
 // a bare reverse_proxy on barePort and the same proxy with sale_track on
 // modPort.
@@ -43,6 +32,9 @@ func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformUR
 	skip_install_trust
 	log {
 		level ERROR
+	}
+	servers {
+		protocols h1 h2c
 	}
 	sale_track {
 		endpoint %s
@@ -60,7 +52,7 @@ http://127.0.0.1:%d {
 	%s
 	reverse_proxy %s
 }
-`, admin, platformURL, filepath.Join(dir, "st"), barePort, upstreamAddr, modPort, siteSaleTrack, upstreamAddr)
+`, admin, platformURL, filepath.Join(dir, "st"), barePort, upstreamAddr, modPort, fake.OrderSaleTrack(), upstreamAddr)
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (r result) pct(p float64) time.Duration {
 // load sends POSTs to url from conns keep-alive connections, for d or
 // until total requests were made (total 0: no limit).
 func load(url string, conns int, d time.Duration, total int64, gzip bool) result {
-	client, done := loadClient(conns)
+	client, done := loadClient(conns, false)
 	defer done()
 	var issued atomic.Int64
 	deadline := time.Now().Add(d)
@@ -51,14 +51,15 @@ func load(url string, conns int, d time.Duration, total int64, gzip bool) result
 }
 
 // paced sends POSTs to url at a steady rate (requests per second, spread
-// over conns keep-alive connections, each with its own schedule) for d,
-// asking for gzip when told to, as a browser does.
+// over conns keep-alive connections, each with its own schedule, or over
+// one HTTP/2 connection with h2) for d, asking for gzip when told to, as a
+// browser does.
 // Each latency counts from when its request was due, not from when it
 // was sent, so a request held up behind a slow one is not hidden: this is
 // the latency a checkout sees at that rate, without the queueing of a
 // saturating load.
-func paced(url string, conns int, rate float64, d time.Duration, gzip bool) result {
-	client, done := loadClient(conns)
+func paced(url string, conns int, rate float64, d time.Duration, gzip, h2 bool) result {
+	client, done := loadClient(conns, h2)
 	defer done()
 	interval := time.Duration(float64(conns) / rate * float64(time.Second))
 	start := time.Now()
@@ -99,9 +100,14 @@ func perConnection(conns int, each func(c int, failed *atomic.Int64) []time.Dura
 }
 
 // loadClient is a client keeping conns connections alive, and the
-// function that closes them.
-func loadClient(conns int) (*http.Client, func()) {
+// function that closes them. With h2 it speaks HTTP/2 without TLS (h2c,
+// prior knowledge), multiplexing its requests as a browser does over TLS.
+func loadClient(conns int, h2 bool) (*http.Client, func()) {
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	if h2 {
+		transport.Protocols = new(http.Protocols)
+		transport.Protocols.SetUnencryptedHTTP2(true)
+	}
 	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, transport.CloseIdleConnections
 }
 

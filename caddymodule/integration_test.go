@@ -80,19 +80,10 @@ func startCaddy(t *testing.T, shopAddr, endpoint string, storage string) *caddyt
 			backoff_cap 50ms`, endpoint, storage), fmt.Sprintf(`
 	%s {
 		handle /checkout/* {
-			sale_track {
-				amount      order.total
-				currency    order.currency
-				invoice_id  order.id
-				customer_id order.customer.id
-				email       order.customer.email
-				name        [order.customer.first_name,order.customer.last_name]
-				when        order.status paid
-				route       checkout
-			}
+			%s
 			reverse_proxy %s
 		}
-	}`, siteURL, shopAddr))
+	}`, siteURL, fake.OrderSaleTrack("route checkout"), shopAddr))
 }
 
 func checkout(t *testing.T, tester *caddytest.Tester, path string) (*http.Response, []byte) {

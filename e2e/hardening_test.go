@@ -18,21 +18,7 @@ import (
 // webhookConfig puts a webhook receiver (source request) in front of the
 // shop's /webhooks/ route.
 func webhookConfig(adminPort, httpPort int, shop, endpoint, storage string) string {
-	return fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	http_port %d
-	skip_install_trust
-	grace_period 2s
-	sale_track {
-		fx_source http://127.0.0.1:9/eurofxref-daily.xml
-		endpoint %s
-		api_key e2e-secret-key
-		storage_dir %s
-		backoff_base 20ms
-		backoff_cap 200ms
-	}
-}
-
+	return globalOptions(adminPort, httpPort, endpoint, storage, "") + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	handle /webhooks/* {
 		sale_track {
@@ -44,7 +30,7 @@ http://127.0.0.1:%d {
 		reverse_proxy %s
 	}
 }
-`, adminPort, httpPort, endpoint, storage, httpPort, shop)
+`, httpPort, shop)
 }
 
 // sendWebhook posts one signed webhook as a payment provider would and

@@ -183,9 +183,10 @@ func startShop(t *testing.T) string {
 	return s.Addr
 }
 
-// config is a Caddyfile with the shop behind sale_track and the platform
-// as its endpoint; extra goes into the global sale_track block.
-func config(adminPort, httpPort int, shop, endpoint, storage, extra string) string {
+// globalOptions is the Caddyfile's global block: admin and HTTP on the
+// given ports, the platform as the endpoint, quick retries; extra goes into
+// the sale_track block.
+func globalOptions(adminPort, httpPort int, endpoint, storage, extra string) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	http_port %d
@@ -201,24 +202,22 @@ func config(adminPort, httpPort int, shop, endpoint, storage, extra string) stri
 		%s
 	}
 }
+`, adminPort, httpPort, endpoint, storage, extra)
+}
 
+// config is a Caddyfile with the shop behind sale_track and the platform
+// as its endpoint; extra goes into the global sale_track block.
+func config(adminPort, httpPort int, shop, endpoint, storage, extra string) string {
+	return globalOptions(adminPort, httpPort, endpoint, storage, extra) + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	click_cookie
 	handle /checkout/* {
-		sale_track {
-			amount      order.total
-			currency    order.currency
-			invoice_id  order.id
-			customer_id order.customer.id
-			email       order.customer.email
-			name        order.customer.name
-			when        order.status paid
-		}
+		%s
 		reverse_proxy %s
 	}
 	reverse_proxy %s
 }
-`, adminPort, httpPort, endpoint, storage, extra, httpPort, shop, shop)
+`, httpPort, fake.OrderSaleTrack(), shop, shop)
 }
 
 // checkoutMany sends n checkouts with invoices prefix_0 … prefix_{n-1},

@@ -25,6 +25,22 @@ const (
 
 var orderItems = strings.TrimSuffix(strings.Repeat(orderItem+",", 12), ",")
 
+// OrderSaleTrack is the sale_track directive that reads Order: each field
+// of the sale from where the order keeps it, and paid orders only. extra
+// lines (a route name, say) go into its block.
+func OrderSaleTrack(extra ...string) string {
+	lines := append([]string{
+		"amount      order.total",
+		"currency    order.currency",
+		"invoice_id  order.id",
+		"customer_id order.customer.id",
+		"email       order.customer.email",
+		"name        [order.customer.first_name,order.customer.last_name]",
+		"when        order.status paid",
+	}, extra...)
+	return "sale_track {\n\t" + strings.Join(lines, "\n\t") + "\n}"
+}
+
 // Order is the JSON of the shop's order id in status ("paid", "pending"):
 // 199.00 USD by customer user_123, Alex Johnson, alex@example.com.
 func Order(id, status string) []byte { return order(id, status, "199.00", "USD") }
