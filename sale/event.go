@@ -93,9 +93,23 @@ func (e *Event) setInvoiceKey(invoice string) {
 	}
 	e.invoiceKey = invoice
 	if invoice != e.InvoiceID {
-		sum := sha256.Sum256([]byte(invoice))
-		e.invoiceKey = "sha256:" + hex.EncodeToString(sum[:])
+		e.invoiceKey = derivedKey("invoice", invoice)
 	}
+}
+
+// setLeadKey derives a lead's id and dedup key from its customer and event
+// name: a platform counts a customer's sign-up once (Dub's rule), so the
+// proxy sends it once.
+func (e *Event) setLeadKey() {
+	e.invoiceKey = derivedKey("lead", e.CustomerExternalID+"\x00"+e.EventName)
+	e.ID = "lead_" + e.invoiceKey[len(e.invoiceKey)-32:]
+}
+
+// derivedKey is a dedup key made from text: a NUL byte and the kind first,
+// which no invoice id from JSON begins with, so it never meets one.
+func derivedKey(kind, text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return "\x00" + kind + ":" + hex.EncodeToString(sum[:])
 }
 
 // DedupKey is what the outbox dedups the sale on: the invoice id as sent
@@ -122,14 +136,20 @@ type USDValue struct {
 // Currency is the sale's ISO 4217 code.
 func (e *Event) Currency() string { return e.Amount.CurrencyCode() }
 
-// Payload is the sale as the Sale Track page's example writes it: its
+// Payload is the event as the Sale Track page's example writes it: its
 // fields in its order, optional ones omitted when empty, the amount exactly
-// as captured, an exact JSON number in major units. With sendUSD and a
-// known USD value, the amount is the converted one and the currency USD.
-// The generic profile sends this body with the amount rounded to its
-// currency's digits (Platform.Payload); this one keeps it as captured.
+// as captured, an exact JSON number in major units, and the generic
+// profile's event name when the event has none. With sendUSD and a known
+// USD value, the amount is the converted one and the currency USD. A lead
+// has the same shape without amount, currency and invoice. The generic
+// profile sends this body with the amount rounded to its currency's digits
+// (Platform.Payload); this one keeps it as captured, for the file sink.
 func (e *Event) Payload(sendUSD bool) []byte {
-	return appendGenericSale(make([]byte, 0, 256), e, e.EventName, e.payAmount(sendUSD), e.Timestamp)
+	name := generic.eventName(e)
+	if e.IsLead() {
+		return appendGenericLead(make([]byte, 0, 256), &wireEvent{Event: e, name: name, ts: e.Timestamp})
+	}
+	return appendGenericSale(make([]byte, 0, 256), e, name, e.payAmount(sendUSD), e.Timestamp)
 }
 
 // payAmount is the amount a payload carries: the USD value with sendUSD

@@ -92,6 +92,12 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 		// Never generated or guessed: a new id would break the lead-to-sale chain.
 		return nil, reject(FieldCustomerID, "no source yielded a value (%s)", describe(s.Sources[FieldCustomerID]))
 	}
+	if s.Kind == KindLead {
+		ev.Kind, ev.Mode = KindLead, s.Mode
+		ev.setLeadKey()
+		s.readCommon(ev, doc, resolve, now)
+		return ev, nil
+	}
 
 	code := s.DefaultCurrency
 	if v, ok := first(s.Sources[FieldCurrency], doc, resolve); ok {
@@ -124,6 +130,13 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 	ev.Amount = amount
 
+	s.readCommon(ev, doc, resolve, now)
+	return ev, nil
+}
+
+// readCommon reads what sales and leads share: the event's own time, the
+// customer's email and name, and the click.
+func (s *Spec) readCommon(ev *Event, doc gjson.Result, resolve Resolver, now time.Time) {
 	// The sale's own time is recommended, not required: one that cannot be
 	// read, or is no sane time for a sale, never costs the sale.
 	ev.Timestamp = ev.CapturedAt.Truncate(time.Millisecond)
@@ -143,7 +156,6 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
 	ev.CustomerName = s.text(s.Sources[FieldName], doc, resolve)
 	ev.ClickID = s.clickID(doc, resolve)
-	return ev, nil
 }
 
 // clickID is the first click id a source yields that ValidClickID

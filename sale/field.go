@@ -30,9 +30,15 @@ var Fields = []Field{
 	FieldName, FieldClickID, FieldTimestamp, FieldAmountDigits,
 }
 
-// requiredFields must have at least one source once a preset and a
-// config's own fields are merged: neither can be guessed.
-var requiredFields = []Field{FieldAmount, FieldCustomerID}
+// requiredFields are the fields that must have at least one source once a
+// preset and a config's own fields are merged, for a kind of event: none
+// of them can be guessed. A lead carries no amount.
+func requiredFields(kind string) []Field {
+	if kind == KindLead {
+		return []Field{FieldCustomerID}
+	}
+	return []Field{FieldAmount, FieldCustomerID}
+}
 
 // ParseField reads a field's name; an unknown one is an error that lists
 // the known ones.

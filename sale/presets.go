@@ -15,6 +15,8 @@ import (
 // the shop must set and which documentation it was worked out from.
 type Preset struct {
 	Name string
+	// Kind is KindLead for a sign-up preset; empty for a sale's.
+	Kind string
 	// Body is "request" for a webhook the shop receives, "response" for
 	// the shop's own JSON response.
 	Body string
@@ -269,6 +271,14 @@ var presetRegistry = map[string]*Preset{
 			{Path: "[data.checkoutComplete.order.total.gross.amount,!1]|0"},
 		},
 	},
+}
+
+// kind is what the preset reads: a sale unless it says lead.
+func (p *Preset) kind() string {
+	if p.Kind == KindLead {
+		return KindLead
+	}
+	return KindSale
 }
 
 // LookupPreset finds a preset by name. It returns a copy the caller may

@@ -9,9 +9,6 @@ import (
 	"github.com/saletrack/caddy-saletrack/fx"
 )
 
-// DefaultEventName is the event sent when a config names none.
-const DefaultEventName = "sale"
-
 // MaxFieldLength caps every string field, in characters.
 const MaxFieldLength = 255
 
@@ -25,6 +22,12 @@ type Spec struct {
 	// webhook the shop receives), false for the shop's response.
 	FromRequest bool
 
+	// Kind is KindSale or KindLead: what the body is read as.
+	Kind string
+	// Mode is a lead's mode, ModeDeferred or empty.
+	Mode string
+
+	// EventName is the event sent; empty for the platform's default.
 	EventName       string
 	AmountUnit      fx.Unit
 	DefaultCurrency string

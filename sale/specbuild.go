@@ -14,6 +14,10 @@ var DefaultClickSources = []string{"{http.vars.click_id}", "{http.request.cookie
 // SpecConfig is what a config says about one capture point. What it leaves
 // empty comes from its preset, if it names one, and then from the defaults.
 type SpecConfig struct {
+	// Kind is KindSale (or "") or KindLead.
+	Kind string
+	// Mode is a lead's mode: ModeDeferred or "".
+	Mode string
 	// Preset names a preset to start from; "" for none.
 	Preset string
 	// Body is "response", "request" or "" (the preset's, else response).
@@ -21,7 +25,7 @@ type SpecConfig struct {
 	// Fields lists a field's sources; a field given here replaces the
 	// preset's sources for it.
 	Fields map[Field][]string
-	// EventName is the event sent; "" for DefaultEventName.
+	// EventName is the event sent; "" for the platform's default.
 	EventName string
 	// AmountUnit is "major", "minor" or "" (the preset's, else major).
 	AmountUnit string
@@ -51,8 +55,15 @@ func BuildSpec(c SpecConfig) (*Spec, error) {
 func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 	merged := map[Field][]string{FieldClickID: DefaultClickSources}
 	spec := &Spec{Sources: map[Field][]Source{}, EventName: c.EventName, DefaultCurrency: c.DefaultCurrency, When: c.When}
+	var err error
+	if spec.Kind, spec.Mode, err = parseKind(c.Kind, c.Mode); err != nil {
+		return nil, err
+	}
 	body := c.Body
 	if p != nil {
+		if p.kind() != spec.Kind {
+			return nil, fmt.Errorf("preset %s reads a %s, not a %s", p.Name, p.kind(), spec.Kind)
+		}
 		for name, sources := range p.Fields {
 			if _, err := ParseField(string(name)); err != nil {
 				return nil, fmt.Errorf("preset %s: %v", p.Name, err)
@@ -87,12 +98,11 @@ func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 			spec.Sources[name] = sources
 		}
 	}
-	for _, name := range requiredFields {
+	for _, name := range requiredFields(spec.Kind) {
 		if len(spec.Sources[name]) == 0 {
 			return nil, fmt.Errorf("%s is required (or a preset that gives it)", name)
 		}
 	}
-	var err error
 	if spec.FromRequest, err = ParseBody(body); err != nil {
 		return nil, err
 	}
@@ -100,9 +110,6 @@ func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 		if spec.AmountUnit, err = fx.ParseUnit(c.AmountUnit); err != nil {
 			return nil, err
 		}
-	}
-	if spec.EventName == "" {
-		spec.EventName = DefaultEventName
 	}
 	if spec.DefaultCurrency == "" {
 		spec.DefaultCurrency = "USD"
@@ -117,6 +124,23 @@ func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 		}
 	}
 	return spec, nil
+}
+
+// parseKind reads what a capture point reads, and a lead's mode.
+func parseKind(kind, mode string) (string, string, error) {
+	switch kind {
+	case "", KindSale:
+		if mode != "" {
+			return "", "", fmt.Errorf("mode %q: only a lead has a mode", mode)
+		}
+		return KindSale, "", nil
+	case KindLead:
+		if mode != "" && mode != ModeDeferred {
+			return "", "", fmt.Errorf("mode %q: want %s", mode, ModeDeferred)
+		}
+		return KindLead, mode, nil
+	}
+	return "", "", fmt.Errorf("kind %q: want %s or %s", kind, KindSale, KindLead)
 }
 
 // ParseBody reads which body a sale is read from: "response" (or "", the

@@ -1,0 +1,61 @@
+package sale
+
+import (
+	"strings"
+	"testing"
+)
+
+func leadSpec(t *testing.T, mode string) *Spec {
+	t.Helper()
+	spec, err := BuildSpec(SpecConfig{Kind: KindLead, Mode: mode, Fields: map[Field][]string{
+		FieldCustomerID: {"customer.id"},
+		FieldEmail:      {"customer.email"},
+		FieldClickID:    {"{http.request.cookie.clickId}"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// A lead needs a customer id and nothing of a sale's money; it is read as
+// a lead, with its mode, and dedups on its customer and event name.
+func TestExtractLead(t *testing.T) {
+	body := []byte(`{"customer":{"id":"cus_42","email":"a@b.c"}}`)
+	vars := resolver(map[string]string{"{http.request.cookie.clickId}": "cl_1"})
+	ev, err := leadSpec(t, ModeDeferred).Extract(body, vars, captureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.IsLead() || ev.Mode != ModeDeferred || ev.CustomerExternalID != "cus_42" || ev.ClickID != "cl_1" || !strings.HasPrefix(ev.ID, "lead_") {
+		t.Fatalf("lead %+v", ev)
+	}
+	if got, want := string(ev.Payload(false)), `{"event":"lead","timestamp":"2026-04-10T12:45:10.123Z","customerExternalId":"cus_42","email":"a@b.c","clickId":"cl_1","mode":"deferred"}`; got != want {
+		t.Fatalf("file line body\n got %s\nwant %s", got, want)
+	}
+	again, _ := leadSpec(t, ModeDeferred).Extract(body, vars, captureTime)
+	other, _ := leadSpec(t, "").Extract([]byte(`{"customer":{"id":"cus_43"}}`), vars, captureTime)
+	if again.DedupKey() != ev.DedupKey() || again.ID != ev.ID || other.DedupKey() == ev.DedupKey() {
+		t.Fatalf("dedup keys %q %q %q: the same customer's sign-up must dedup, another's not", ev.DedupKey(), again.DedupKey(), other.DedupKey())
+	}
+	if _, err := leadSpec(t, "").Extract([]byte(`{"customer":{}}`), vars, captureTime); err == nil {
+		t.Fatal("a lead without a customer id was accepted")
+	}
+}
+
+func TestLeadSpecRules(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  SpecConfig
+		want string
+	}{
+		{SpecConfig{Kind: KindLead}, "customer_id is required"},
+		{SpecConfig{Kind: KindLead, Mode: "eager", Fields: map[Field][]string{FieldCustomerID: {"id"}}}, `mode "eager": want deferred`},
+		{SpecConfig{Mode: ModeDeferred, Fields: map[Field][]string{FieldCustomerID: {"id"}, FieldAmount: {"total"}}}, "only a lead has a mode"},
+		{SpecConfig{Kind: "refund"}, `kind "refund"`},
+		{SpecConfig{Kind: KindLead, Preset: "stripe"}, "preset stripe reads a sale, not a lead"},
+	} {
+		if _, err := BuildSpec(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
