@@ -37,6 +37,7 @@ func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformUR
 		protocols h1 h2c
 	}
 	sale_track {
+		platform generic
 		endpoint %s
 		storage_dir %s
 		fx_source http://127.0.0.1:9/eurofxref-daily.xml

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/internal/httpcheck"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 func init() {
@@ -41,10 +43,31 @@ const (
 // usage pool keyed by the storage directory, and take this config's
 // settings when it starts.
 type App struct {
-	// Endpoint is the platform's Sale Track URL, http:// or https://: each
-	// sale is POSTed to it as JSON. Default: none; without it, sales go to
-	// the file sink.
+	// Platform is the attribution platform's profile: cutmeshort, dub or
+	// generic. It fixes the JSON each event becomes, the API's base URL and
+	// paths, the click's query parameter and cookie (cms_rf, dub_id,
+	// clickId) and the default event names. Naming cutmeshort or dub turns
+	// the HTTP sink on. Default: cutmeshort.
+	Platform string `json:"platform,omitempty"`
+
+	// APIBase is the platform's API base URL, http:// or https://; the
+	// profile appends /track/sale and /track/lead. The generic profile has
+	// none. Default: the platform's (https://api.cme.sh, https://api.dub.co).
+	APIBase string `json:"api_base,omitempty"`
+
+	// Endpoint is the full URL sales are POSTed to as JSON, http:// or
+	// https://, in place of APIBase's. Default: none.
 	Endpoint string `json:"endpoint,omitempty"`
+
+	// LeadEndpoint is the full URL leads are POSTed to, in place of
+	// APIBase's. With the generic profile and none, leads go to the file
+	// sink only. Default: none.
+	LeadEndpoint string `json:"lead_endpoint,omitempty"`
+
+	// Attribution is which click a visitor keeps: last (each new valid
+	// click replaces the cookie) or first (a valid existing cookie is
+	// kept), as both platforms offer. Default: last.
+	Attribution string `json:"attribution,omitempty"`
 
 	// APIKey is sent as "Authorization: Bearer <key>", so it may hold no
 	// control character nor begin or end with a space. Global placeholders
@@ -117,6 +140,7 @@ type App struct {
 
 	apiKey        string
 	signingSecret string
+	platform      *sale.Platform
 	file          string
 	storageDir    string
 	run           *appRun
@@ -159,8 +183,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if abs, err := filepath.Abs(a.storageDir); err == nil {
 		a.storageDir = abs
 	}
+	a.APIBase = repl.ReplaceKnown(a.APIBase, "")
+	a.LeadEndpoint = repl.ReplaceKnown(a.LeadEndpoint, "")
+	var err error
+	if a.platform, err = sale.LookupPlatform(a.Platform); err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	if a.Attribution == "" {
+		a.Attribution = AttributionLast
+	}
 	a.file = repl.ReplaceKnown(a.File, "")
-	if a.file == "" && a.Endpoint == "" {
+	if a.file == "" && (!a.sendsHTTP() || a.leadURL() == "") {
+		// Without an HTTP sink, or one that takes no leads, the events
+		// still go somewhere: the file.
 		a.file = filepath.Join(a.storageDir, "sales.jsonl")
 	}
 	if a.file != "" {
@@ -189,10 +224,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 // on the values as provisioned (placeholders resolved, defaults filled),
 // and refuses what Start would. Its errors never carry the API key.
 func (a *App) Validate() error {
-	if a.Endpoint != "" {
-		if err := checkURLOption("endpoint", a.Endpoint); err != nil {
-			return err
+	for _, o := range a.urlOptions() {
+		if *o.value != "" {
+			if err := checkURLOption(o.name, *o.value); err != nil {
+				return err
+			}
 		}
+	}
+	if err := checkAttribution(a.Attribution); err != nil {
+		return err
+	}
+	if err := a.checkPlatformSink(); err != nil {
+		return err
 	}
 	if err := checkURLOption("fx_source", a.FxSource); err != nil {
 		return err
@@ -221,6 +264,81 @@ func (a *App) Validate() error {
 		return err
 	}
 	return checkSigningSecret(a.signingSecret)
+}
+
+// The attribution rules.
+const (
+	AttributionLast  = "last"
+	AttributionFirst = "first"
+)
+
+// checkAttribution is the rule of attribution.
+func checkAttribution(v string) error {
+	if v != AttributionLast && v != AttributionFirst && v != "" {
+		return fmt.Errorf("attribution %q: want last or first", v)
+	}
+	return nil
+}
+
+// urlOptions names the options that hold an http(s) URL, for the parser
+// and Validate alike.
+func (a *App) urlOptions() []struct {
+	name  string
+	value *string
+} {
+	return []struct {
+		name  string
+		value *string
+	}{{"endpoint", &a.Endpoint}, {"lead_endpoint", &a.LeadEndpoint}, {"api_base", &a.APIBase}, {"fx_source", &a.FxSource}}
+}
+
+// sendsHTTP reports whether events go to the platform's API: when a key,
+// a base URL or an endpoint is given, or a hosted platform is named (to
+// name one is to send to it). Otherwise the file sink alone takes them.
+func (a *App) sendsHTTP() bool {
+	hosted := a.Platform != "" && a.Platform != "generic"
+	return a.APIKey != "" || a.APIBase != "" || a.Endpoint != "" || a.LeadEndpoint != "" || hosted
+}
+
+// saleURL and leadURL are where the HTTP sink POSTs each kind: the
+// endpoint given for it, else the base URL (the platform's by default)
+// and the profile's path. The generic profile has no base: an event kind
+// without its endpoint is not sent over HTTP.
+func (a *App) saleURL() string { return a.eventURL(a.Endpoint, a.platform.SalePath) }
+func (a *App) leadURL() string { return a.eventURL(a.LeadEndpoint, a.platform.LeadPath) }
+
+func (a *App) eventURL(endpoint, path string) string {
+	if endpoint != "" {
+		return endpoint
+	}
+	base := a.APIBase
+	if base == "" {
+		base = a.platform.APIBase
+	}
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + path
+}
+
+// checkPlatformSink refuses an HTTP sink a hosted platform would refuse
+// every event of: one without an API key. The generic profile's receiver
+// is the shop's own, which may need none, but it needs somewhere to send
+// sales.
+func (a *App) checkPlatformSink() error {
+	if !a.sendsHTTP() {
+		return nil
+	}
+	if a.platform.Name != "generic" && a.APIKey == "" {
+		return fmt.Errorf("platform %s sends to its API, which needs api_key (or name platform generic for a receiver of your own)", a.platform.Name)
+	}
+	if a.platform.Name == "generic" && a.APIBase != "" {
+		return fmt.Errorf("api_base: the generic platform has no API base; give endpoint and lead_endpoint")
+	}
+	if a.saleURL() == "" && a.LeadEndpoint == "" {
+		return fmt.Errorf("platform generic sends over HTTP only to endpoint and lead_endpoint; give one")
+	}
+	return nil
 }
 
 // checkSigningSecret refuses a secret the HTTP sink could not use. The

@@ -12,13 +12,18 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/saletrack/caddy-saletrack/fx"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // parseGlobalOption reads the global sale_track block into the app. Syntax:
 //
 //	{
 //		sale_track {
+//			platform         cutmeshort|dub|generic
+//			api_base         <url>
 //			endpoint         <url>
+//			lead_endpoint    <url>
+//			attribution      last|first
 //			api_key          <key>
 //			signing_secret   <secret>
 //			file             <path>
@@ -53,6 +58,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 // value holding a placeholder is checked by Validate once resolved.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
+	block := d.Token()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -60,7 +66,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"api_key": &a.APIKey, "signing_secret": &a.SigningSecret,
 		"file": &a.File, "storage_dir": &a.StorageDir,
 	}
-	urls := map[string]*string{"endpoint": &a.Endpoint, "fx_source": &a.FxSource}
+	urls := map[string]*string{}
+	for _, o := range a.urlOptions() {
+		urls[o.name] = o.value
+	}
 	durations := map[string]*caddy.Duration{}
 	for _, o := range a.durationOptions() {
 		durations[o.name] = o.value
@@ -148,6 +157,24 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.FxRates = map[string]string{}
 			}
 			a.FxRates[code] = args[1]
+		case sub == "platform":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if _, err := sale.LookupPlatform(v); err != nil || v == "" {
+				return d.Errf("platform %q: want %s", v, strings.Join(sale.PlatformNames(), ", "))
+			}
+			a.Platform = v
+		case sub == "attribution":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if err := checkAttribution(v); err != nil {
+				return d.WrapErr(err)
+			}
+			a.Attribution = v
 		case sub == "send_usd":
 			a.SendUSD = true
 			if d.NextArg() {
@@ -170,6 +197,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err := checkBackoff(base, limit); err != nil {
 			return errorAt(*backoffAt, err)
 		}
+	}
+	// The sink's rules need the whole block: they name its first line.
+	a.platform, _ = sale.LookupPlatform(a.Platform)
+	if err := a.checkPlatformSink(); err != nil {
+		return errorAt(block, err)
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func TestAppValidateRefuses(t *testing.T) {
 		{"endpoint", `{"endpoint":"https://:443/v1"}`, `endpoint "https://:443/v1": want an http:// or https:// URL`},
 		{"fx_source", `{"fx_source":"ftp://ecb.example/x.xml"}`, `fx_source "ftp://ecb.example/x.xml": want an http:// or https:// URL`},
 		{"api key", `{"endpoint":"https://p.example/v1","api_key":"sk_live_1\n"}`, `api_key: holds a control character`},
-		{"signing secret", `{"endpoint":"https://p.example/v1","signing_secret":"whsec_not base64"}`, `signing secret starts with whsec_ but the rest is not base64`},
+		{"signing secret", `{"platform":"generic","endpoint":"https://p.example/v1","signing_secret":"whsec_not base64"}`, `signing secret starts with whsec_ but the rest is not base64`},
 		{"file on the outbox", `{"storage_dir":"` + dir + `","file":"` + filepath.Join(dir, "outbox.db") + `"}`, `is the outbox database`},
 		{"file on the rates cache", `{"storage_dir":"` + dir + `","file":"` + filepath.Join(dir, "..", filepath.Base(dir), "fx-rates.json") + `"}`, `is the exchange-rate cache`},
 	}

@@ -97,7 +97,7 @@ func checkParseError(t *testing.T, input string, err error, line int, want strin
 func TestAppResolvesPlaceholdersInURLs(t *testing.T) {
 	t.Setenv("SALETRACK_TEST_ENDPOINT", "https://platform.example/v1/track/sale")
 	var a App
-	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sale_track {\n endpoint {env.SALETRACK_TEST_ENDPOINT}\n}")); err != nil {
+	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sale_track {\n platform generic\n endpoint {env.SALETRACK_TEST_ENDPOINT}\n}")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})

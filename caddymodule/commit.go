@@ -125,7 +125,7 @@ func (a *App) logFailed(ev *sale.Event, err error) {
 		zap.Error(err),
 		zap.String("route", ev.Route),
 		zap.String("event_id", ev.ID),
-		zap.String("event", ev.EventName),
+		zap.String("event", a.platform.EventName(ev)),
 		zap.String("timestamp", ev.Timestamp.UTC().Format(sale.TimestampLayout)),
 		zap.String("customer_id", ev.CustomerExternalID),
 		zap.String("amount", fx.JSONNumber(ev.Amount)),

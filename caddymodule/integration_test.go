@@ -59,12 +59,38 @@ func loadConfig(t *testing.T, saleTrack, sites string) *caddytest.Tester {
 			level ERROR
 		}
 		sale_track {
+			platform generic
 			fx_source http://127.0.0.1:9/eurofxref-daily.xml
 			%s
 		}
 	}
 	`, adminPort, httpPort, httpsPort, saleTrack)+sites, "caddyfile")
+	// What a test leaves queued, the next test's config (another
+	// storage_dir) takes over and delivers to that test's platform. So each
+	// test waits for its sales to be delivered, while its platform is up:
+	// this cleanup runs before the platform's, registered earlier.
+	t.Cleanup(func() { waitDelivered(t) })
 	return tester
+}
+
+// waitDelivered waits until no delivery has a sale queued or in flight.
+func waitDelivered(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var queued int64
+		for _, d := range liveDeliveries() {
+			queued += d.emitter.Stats().Queued
+		}
+		if queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the test left %d sales undelivered; the next test's config would take them over", queued)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // startCaddy loads a config with the checkout route in front of the shop

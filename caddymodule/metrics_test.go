@@ -6,16 +6,22 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 )
 
-// metricValue scrapes Caddy's admin /metrics and returns one sample.
-func metricValue(t *testing.T, sample string) float64 {
+// waitMetric scrapes one sample until want holds for it, and returns its
+// last value: a sale's counters move when its commit completes, and the
+// commit follows the response.
+func waitMetric(t *testing.T, sample string, want func(float64) bool) float64 {
 	t.Helper()
-	v, ok := scrape(t, sample)
-	if !ok {
-		t.Fatalf("no sample %s in /metrics", sample)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, _ := scrape(t, sample)
+		if want(v) || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return v
 }
 
 // scrape returns one sample of Caddy's admin /metrics, if present: a
@@ -40,29 +46,36 @@ func TestMetricsCountAcrossReloads(t *testing.T) {
 	shop, plat := newShop(t), newPlatform(t)
 	storage := t.TempDir()
 	tester := startCaddy(t, shop.Addr, plat.URL, storage)
-	before, _ := scrape(t, `caddy_sale_track_captured_total{route="checkout"}`)
+	const (
+		captured   = `caddy_sale_track_captured_total{route="checkout"}`
+		duplicates = `caddy_sale_track_duplicates_total{route="checkout"}`
+		skipped    = `caddy_sale_track_skipped_total{reason="condition",route="checkout"}`
+		sent       = `caddy_sale_track_sent_total{sink="http"}`
+	)
+	// The counters are the process's, so earlier tests' counts are in them.
+	before := map[string]float64{}
+	for _, sample := range []string{captured, duplicates, skipped, sent} {
+		before[sample], _ = scrape(t, sample)
+	}
 	checkout(t, tester, "/checkout/plain/inv_metric_1")
 	checkout(t, tester, "/checkout/plain/inv_metric_1") // a duplicate
 	checkout(t, tester, "/checkout/pending/inv_metric_2")
-	plat.WaitRequests(t, 1)
-	if got := metricValue(t, `caddy_sale_track_captured_total{route="checkout"}`); got != before+1 {
-		t.Errorf("captured_total = %v, want %v", got, before+1)
-	}
-	if got := metricValue(t, `caddy_sale_track_duplicates_total{route="checkout"}`); got < 1 {
-		t.Errorf("duplicates_total = %v", got)
-	}
-	if got := metricValue(t, `caddy_sale_track_skipped_total{reason="condition",route="checkout"}`); got < 1 {
-		t.Errorf("skipped_total{condition} = %v", got)
-	}
-	if got := metricValue(t, `caddy_sale_track_sent_total{sink="http"}`); got < 1 {
-		t.Errorf("sent_total{http} = %v", got)
+	plat.WaitInvoices(t, "inv_metric_1")
+	for sample, delta := range map[string]float64{captured: 1, duplicates: 1, skipped: 1, sent: 1} {
+		want := before[sample] + delta
+		if got := waitMetric(t, sample, func(v float64) bool { return v >= want }); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
 	}
 
 	// A reload makes a new registry: the counts must carry over, not restart.
 	tester = startCaddy(t, shop.Addr, plat.URL, storage)
 	checkout(t, tester, "/checkout/plain/inv_metric_3")
-	plat.WaitRequests(t, 2)
-	if got := metricValue(t, `caddy_sale_track_captured_total{route="checkout"}`); got != before+2 {
-		t.Errorf("captured_total after reload = %v, want %v", got, before+2)
+	plat.WaitInvoices(t, "inv_metric_3")
+	for sample, delta := range map[string]float64{captured: 2, sent: 2} {
+		want := before[sample] + delta
+		if got := waitMetric(t, sample, func(v float64) bool { return v >= want }); got != want {
+			t.Errorf("%s after the reload = %v, want %v", sample, got, want)
+		}
 	}
 }

@@ -158,7 +158,10 @@ func openPipeline(a *App) (*pipeline, error) {
 	logger.Info("sale delivery started",
 		zap.String("outbox", d.outboxPath),
 		zap.String("file", a.file),
-		zap.String("endpoint", httpcheck.Redact(a.Endpoint)))
+		zap.String("platform", a.platform.Name),
+		zap.String("sale_endpoint", httpcheck.Redact(a.sendURL(a.saleURL()))),
+		zap.String("lead_endpoint", httpcheck.Redact(a.sendURL(a.leadURL()))))
+	a.warnLeadsFileOnly(logger)
 	return d, nil
 }
 
@@ -187,8 +190,27 @@ func (d *pipeline) configure(a *App) error {
 	if old != nil && old != d.http {
 		old.Close() // idle connections only: a send still running finishes
 	}
-	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("endpoint", httpcheck.Redact(a.Endpoint)))
+	d.logger.Info("sale delivery reconfigured", zap.String("file", a.file), zap.String("platform", a.platform.Name),
+		zap.String("sale_endpoint", httpcheck.Redact(a.sendURL(a.saleURL()))),
+		zap.String("lead_endpoint", httpcheck.Redact(a.sendURL(a.leadURL()))))
+	a.warnLeadsFileOnly(d.logger)
 	return nil
+}
+
+// sendURL is url when the HTTP sink is on, else "".
+func (a *App) sendURL(url string) string {
+	if !a.sendsHTTP() {
+		return ""
+	}
+	return url
+}
+
+// warnLeadsFileOnly says so when an HTTP sink sends sales but has nowhere
+// to send leads: they go to the file sink only.
+func (a *App) warnLeadsFileOnly(logger *zap.Logger) {
+	if a.sendsHTTP() && a.leadURL() == "" {
+		logger.Warn("no lead_endpoint: leads go to the file sink only", zap.String("platform", a.platform.Name), zap.String("file", a.file))
+	}
 }
 
 func httpSinkOf(sinks []delivery.Sink) *delivery.HTTPSink {
@@ -212,7 +234,9 @@ func (a *App) outboxOptions() delivery.OutboxOptions {
 
 func (a *App) httpSinkOptions() delivery.HTTPSinkOptions {
 	return delivery.HTTPSinkOptions{
-		Endpoint:      a.Endpoint,
+		Platform:      a.platform,
+		Endpoint:      a.saleURL(),
+		LeadEndpoint:  a.leadURL(),
 		APIKey:        a.apiKey,
 		SigningSecret: a.signingSecret,
 		Timeout:       time.Duration(a.SendTimeout),
@@ -238,7 +262,7 @@ func emitterOptions(a *App, logger *zap.Logger) delivery.EmitterOptions {
 // a reload never has two handles appending to one file.
 func (d *pipeline) sinksFor(a *App) ([]delivery.Sink, error) {
 	var sinks []delivery.Sink
-	if a.Endpoint != "" {
+	if a.sendsHTTP() {
 		s, err := delivery.NewHTTPSink(a.httpSinkOptions())
 		if err != nil {
 			return nil, fmt.Errorf("sale_track endpoint: %w", err)

@@ -37,6 +37,7 @@ func TestFailedReloadKeepsTheRunningSettings(t *testing.T) {
 		https_port %d
 		skip_install_trust
 		sale_track {
+			platform generic
 			fx_source http://127.0.0.1:9/eurofxref-daily.xml
 			endpoint %s
 			storage_dir %s

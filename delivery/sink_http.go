@@ -29,12 +29,19 @@ const drainLimit = 64 << 10
 
 // HTTPSinkOptions configures delivery to the platform's Sale Track API.
 type HTTPSinkOptions struct {
-	Endpoint      string        // the platform's Sale Track URL, http or https
+	// Platform is the profile whose JSON is sent and whose rules are
+	// checked before a send; nil means the generic one.
+	Platform *sale.Platform
+	// Endpoint is the URL sales are POSTed to, LeadEndpoint the one leads
+	// are; a kind without one is not sent by this sink (the file sink
+	// keeps it). Either may be empty, not both.
+	Endpoint      string
+	LeadEndpoint  string
 	APIKey        string        // Authorization: Bearer <key>; never logged, never in an error string
 	SigningSecret string        // optional: Standard Webhooks headers; never logged
 	Timeout       time.Duration // 0 means 10s
 	UserAgent     string        // e.g. "caddy-saletrack/<version>"
-	SendUSD       bool          // payload uses ev.Payload(true)
+	SendUSD       bool          // a sale's amount in USD, when known
 	// Connections is how many sends may be in flight at once (the
 	// emitter's concurrency); that many connections are kept open for
 	// reuse. 0 means DefaultConcurrency.
@@ -44,10 +51,9 @@ type HTTPSinkOptions struct {
 
 // HTTPSink POSTs each sale to the platform. It is safe for concurrent use.
 type HTTPSink struct {
-	endpoint string
-	// where names the endpoint in errors: scheme, host and path only, so
-	// credentials in userinfo or the query never reach a log.
-	where  string
+	platform *sale.Platform
+	sales    destination
+	leads    destination
 	apiKey string
 	// signingSecret is the secret as configured; secret is the key it
 	// stands for. Both are redacted.
@@ -61,18 +67,46 @@ type HTTPSink struct {
 	now           func() time.Time
 }
 
+// destination is one URL the sink posts to, and the name it goes by in
+// errors: scheme, host and path only, so credentials in userinfo or the
+// query never reach a log.
+type destination struct{ url, where string }
+
+func newDestination(url string) (destination, error) {
+	if url == "" {
+		return destination{}, nil
+	}
+	if err := httpcheck.URL(url); err != nil {
+		return destination{}, fmt.Errorf("http sink: endpoint %q: %w", httpcheck.Redact(url), err)
+	}
+	return destination{url: url, where: httpcheck.Redact(url)}, nil
+}
+
 // NewHTTPSink checks the options and returns a sink. The endpoint must be
 // an absolute http or https URL; the signing secret is read by
 // ParseSigningSecret.
 func NewHTTPSink(opts HTTPSinkOptions) (*HTTPSink, error) {
-	err := httpcheck.URL(opts.Endpoint)
+	sales, err := newDestination(opts.Endpoint)
 	if err != nil {
-		// The endpoint may carry credentials: name only what is safe.
-		return nil, fmt.Errorf("http sink: endpoint %q: %w", httpcheck.Redact(opts.Endpoint), err)
+		return nil, err
+	}
+	leads, err := newDestination(opts.LeadEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	if sales.url == "" && leads.url == "" {
+		return nil, errors.New("http sink: no endpoint")
+	}
+	platform := opts.Platform
+	if platform == nil {
+		if platform, err = sale.LookupPlatform("generic"); err != nil {
+			return nil, err
+		}
 	}
 	s := &HTTPSink{
-		endpoint:      opts.Endpoint,
-		where:         httpcheck.Redact(opts.Endpoint),
+		platform:      platform,
+		sales:         sales,
+		leads:         leads,
 		apiKey:        opts.APIKey,
 		signingSecret: opts.SigningSecret,
 		timeout:       opts.Timeout,
@@ -114,12 +148,24 @@ func (s *HTTPSink) Name() string { return "http" }
 // is acceptance; anything else is a *SendError classified by
 // RetryableStatus; a transport failure is a plain (retryable) error.
 func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
+	to := s.sales
+	if ev.IsLead() {
+		to = s.leads
+	}
+	if to.url == "" {
+		return nil // this kind goes to the file sink only
+	}
+	// An event the platform will certainly refuse is a dead letter now,
+	// naming the rule, rather than a 400 retried and buried later.
+	if err := s.platform.Check(ev, s.now()); err != nil {
+		return &SendError{Permanent: true, Err: err}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	body := ev.Payload(s.sendUSD)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	body := s.platform.WirePayload(ev, s.sendUSD, s.now())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("http sink: building request to %s: %s", s.where, s.redact(err.Error()))
+		return fmt.Errorf("http sink: building request to %s: %s", to.where, s.redact(err.Error()))
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -140,7 +186,7 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		cause := transportCause(err)
-		return &transportError{where: s.where, msg: s.redact(cause.Error()), cause: cause}
+		return &transportError{where: to.where, msg: s.redact(cause.Error()), cause: cause}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
@@ -156,7 +202,7 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 		Status:     resp.StatusCode,
 		Body:       cutUTF8(s.redact(string(read)), maxBodySnippet),
 		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), s.now()),
-		Err:        fmt.Errorf("POST %s", s.where),
+		Err:        fmt.Errorf("POST %s", to.where),
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		failure.Permanent = true
@@ -164,7 +210,7 @@ func (s *HTTPSink) Send(ctx context.Context, ev *sale.Event) error {
 			failure.Location = httpcheck.Redact(s.redact(loc.String()))
 		}
 		failure.Err = fmt.Errorf("POST %s was redirected to %q, and redirects are never followed: set the endpoint to the final URL",
-			s.where, failure.Location)
+			to.where, failure.Location)
 	}
 	return failure
 }

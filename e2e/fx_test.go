@@ -61,6 +61,7 @@ func TestSalesAreNormalisedToUSD(t *testing.T) {
 	admin 127.0.0.1:%d
 	http_port %d
 	sale_track {
+		platform generic
 		fx_source http://%s/eurofxref-daily.xml
 		endpoint %s
 		file %s

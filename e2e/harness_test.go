@@ -193,6 +193,7 @@ func globalOptions(adminPort, httpPort int, endpoint, storage, extra string) str
 	skip_install_trust
 	grace_period 2s
 	sale_track {
+		platform generic
 		fx_source http://127.0.0.1:9/eurofxref-daily.xml
 		endpoint %s
 		api_key e2e-secret-key

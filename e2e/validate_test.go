@@ -17,6 +17,7 @@ func TestValidateAndAdaptThroughTheBinary(t *testing.T) {
 	storage := filepath.Join(dir, "st")
 	good := `{
 	sale_track {
+		platform generic
 		endpoint https://platform.example/v1/track/sale
 		storage_dir ` + storage + `
 	}
@@ -43,7 +44,7 @@ http://127.0.0.1:1 {
 			t.Fatalf("%s accepted a malformed gjson path", cmd)
 		}
 		// The message arrives inside a JSON log line, its quotes escaped.
-		for _, want := range []string{`amount: gjson path \"order..total\": empty component at offset 5`, "at " + path + ":9"} {
+		for _, want := range []string{`amount: gjson path \"order..total\": empty component at offset 5`, "at " + path + ":10"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("%s output lacks %q:\n%s", cmd, want, out)
 			}
@@ -73,6 +74,7 @@ func TestValidateRefusesWhatStartWould(t *testing.T) {
 	for _, tt := range tests {
 		config := `{
 	sale_track {
+		platform generic
 		endpoint https://platform.example/v1/track/sale
 		storage_dir ` + filepath.Join(dir, "st") + `
 		` + tt.global + `

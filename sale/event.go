@@ -145,7 +145,7 @@ func (e *Event) Currency() string { return e.Amount.CurrencyCode() }
 // profile sends this body with the amount rounded to its currency's digits
 // (Platform.Payload); this one keeps it as captured, for the file sink.
 func (e *Event) Payload(sendUSD bool) []byte {
-	name := generic.eventName(e)
+	name := generic.EventName(e)
 	if e.IsLead() {
 		return appendGenericLead(make([]byte, 0, 256), &wireEvent{Event: e, name: name, ts: e.Timestamp})
 	}

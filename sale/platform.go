@@ -99,16 +99,16 @@ func (p *Platform) WirePayload(ev *Event, sendUSD bool, now time.Time) []byte {
 }
 
 func (p *Platform) appendPayload(dst []byte, ev *Event, sendUSD bool, ts time.Time) []byte {
-	w := &wireEvent{Event: ev, name: p.eventName(ev), amount: ev.payAmount(sendUSD), ts: ts}
+	w := &wireEvent{Event: ev, name: p.EventName(ev), amount: ev.payAmount(sendUSD), ts: ts}
 	if ev.IsLead() {
 		return p.lead(dst, w)
 	}
 	return p.sale(dst, w)
 }
 
-// eventName is the name the event is sent under: its own, or the
+// EventName is the name the event is sent under: its own, or the
 // profile's default for its kind.
-func (p *Platform) eventName(ev *Event) string {
+func (p *Platform) EventName(ev *Event) string {
 	switch {
 	case ev.EventName != "":
 		return ev.EventName
@@ -165,7 +165,7 @@ func (p *Platform) Check(ev *Event, now time.Time) error {
 		// Written by a later version, or damaged: neither body fits it.
 		return &RefusedError{Platform: p.Name, Field: "kind", Reason: fmt.Sprintf("%q is neither %q nor %q", ev.Kind, KindSale, KindLead)}
 	}
-	name := p.eventName(ev)
+	name := p.EventName(ev)
 	for _, r := range rules {
 		if reason := r.refuse(ev, name); reason != "" {
 			return &RefusedError{Platform: p.Name, Field: r.field, Reason: reason}

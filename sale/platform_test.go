@@ -196,7 +196,7 @@ func TestPlatformPayloadIsValidJSON(t *testing.T) {
 				quoted, _ := json.Marshal(s)
 				_ = json.Unmarshal(quoted, &want)
 				for _, key := range []string{"customerExternalId", "eventName", "event"} {
-					if v, ok := m[key]; ok && v != want && !(s == "" && v == p.eventName(ev)) {
+					if v, ok := m[key]; ok && v != want && !(s == "" && v == p.EventName(ev)) {
 						t.Errorf("%s %s: %s is %q, want %q", name, kind, key, v, want)
 					}
 				}
