@@ -54,7 +54,7 @@ type HTTPSink struct {
 	platform *sale.Platform
 	sales    destination
 	leads    destination
-	apiKey string
+	apiKey   string
 	// signingSecret is the secret as configured; secret is the key it
 	// stands for. Both are redacted.
 	signingSecret string
