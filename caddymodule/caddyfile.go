@@ -16,12 +16,15 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("sale_track", parseHandler)
+	httpcaddyfile.RegisterHandlerDirective("lead_track", parseLeadTrack)
 	httpcaddyfile.RegisterHandlerDirective("click_cookie", parseClickCookie)
-	// Both are anchored on encode, the nearest standard directive before
-	// reverse_proxy; registering sale_track first and click_cookie second
-	// yields encode, click_cookie, sale_track, so the click variable is set
-	// before a sale is read on the same request. Users write no order line.
+	// All three are anchored on encode, the nearest standard directive
+	// before reverse_proxy, and each goes right after it: registered in
+	// this order they run as encode, click_cookie, lead_track, sale_track,
+	// so the click variable is set before a lead or sale is read on the
+	// same request. Users write no order line.
 	httpcaddyfile.RegisterDirectiveOrder("sale_track", httpcaddyfile.After, "encode")
+	httpcaddyfile.RegisterDirectiveOrder("lead_track", httpcaddyfile.After, "encode")
 	httpcaddyfile.RegisterDirectiveOrder("click_cookie", httpcaddyfile.After, "encode")
 	httpcaddyfile.RegisterGlobalOption("sale_track", parseGlobalOption)
 }
@@ -57,7 +60,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 // A source starting with { is a placeholder; anything else is a gjson path.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
-	file, line := d.File(), d.Line()
+	directive, file, line := d.Val(), d.File(), d.Line()
 	if d.NextArg() {
 		h.Preset = d.Val()
 		if _, err := sale.LookupPreset(h.Preset); err != nil {
@@ -99,6 +102,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Event = v
+		case "mode", "follow_up":
+			if h.kind != sale.KindLead {
+				return d.Errf("%s: only lead_track has it", sub)
+			}
+			if sub == "follow_up" {
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				h.FollowUp = true
+				continue
+			}
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			h.Mode = v
 		case "route":
 			v, err := oneArg(d)
 			if err != nil {
@@ -166,7 +185,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	// Everything Provision would refuse is refused here, at the directive's
 	// line: the spec is built the one way production builds it.
 	if _, err := sale.BuildSpec(h.specConfig()); err != nil {
-		return fmt.Errorf("sale_track: %v, at %s:%d", err, file, line)
+		return fmt.Errorf("%s: %v, at %s:%d", directive, err, file, line)
 	}
 	return nil
 }

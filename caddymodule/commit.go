@@ -36,11 +36,11 @@ func (a *App) commit(ev *sale.Event) string {
 	}
 	if err != nil {
 		a.logFailed(ev, err)
-		metricStorageFailure(ev.Route)
+		metricStorageFailure(ev.Route, ev.Kind)
 		return outcomeFailed
 	}
 	if res == delivery.Duplicate {
-		metricDuplicate(ev.Route)
+		metricDuplicate(ev.Route, ev.Kind)
 		a.logger.Debug("duplicate sale not enqueued", zap.String("route", ev.Route), zap.String("invoice_id", ev.InvoiceID))
 		return outcomeDuplicate
 	}

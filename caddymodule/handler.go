@@ -64,8 +64,10 @@ type Handler struct {
 	Name []string `json:"name,omitempty"`
 
 	// ClickID lists the sources of the clickId. Default:
-	// {http.vars.click_id} (set by click_cookie from this request's own
-	// query, the newest click), then {http.request.cookie.clickId}.
+	// {http.vars.click_id} (set by click_cookie on this request, by the
+	// attribution rule), then the platform's click cookie:
+	// {http.request.cookie.cms_rf} (cutmeshort), {http.request.cookie.dub_id}
+	// (dub) or {http.request.cookie.clickId} (generic).
 	ClickID []string `json:"click_id,omitempty"`
 
 	// Timestamp lists the sources of the sale's time (ISO 8601, or unix
@@ -105,6 +107,20 @@ type Handler struct {
 	// preset's name, or "default".
 	Route string `json:"route,omitempty"`
 
+	// Mode is a lead's mode: "deferred" marks the first event of a
+	// two-step sign-up, sent with the click; lead_track only. Default:
+	// none.
+	Mode string `json:"mode,omitempty"`
+
+	// FollowUp marks a lead_track route that completes a deferred
+	// sign-up: its leads are sent without a click, which the platform
+	// finds by customerExternalId. Elsewhere a lead without a click is
+	// not attributable and is skipped. Default: false.
+	FollowUp bool `json:"follow_up,omitempty"`
+
+	// kind is sale.KindLead for lead_track; empty for sale_track.
+	kind string
+
 	spec   *sale.Spec
 	wants  func(int, http.Header) bool // h.wantsResponse, bound once
 	app    *App
@@ -122,7 +138,10 @@ func (h *Handler) fieldSources() map[sale.Field]*[]string {
 	}
 }
 
-// specConfig is what this handler's config says, for sale.BuildSpec.
+// specConfig is what this handler's config says, for sale.BuildSpec. The
+// click cookie is the app's platform's once Provision has found the app;
+// before that (the Caddyfile parser's check) it is left to BuildSpec's
+// default, which builds the same spec but for the cookie's name.
 func (h *Handler) specConfig() sale.SpecConfig {
 	fields := map[sale.Field][]string{}
 	for name, sources := range h.fieldSources() {
@@ -130,9 +149,15 @@ func (h *Handler) specConfig() sale.SpecConfig {
 			fields[name] = *sources
 		}
 	}
+	var clickCookie string
+	if h.app != nil && h.app.platform != nil {
+		clickCookie = h.app.platform.ClickCookie
+	}
 	return sale.SpecConfig{
+		Kind: h.kind, Mode: h.Mode,
 		Preset: h.Preset, Body: h.Body, Fields: fields, EventName: h.Event,
 		AmountUnit: h.AmountUnit, DefaultCurrency: h.DefaultCurrency, When: h.When,
+		ClickCookie: clickCookie,
 	}
 }
 
@@ -144,10 +169,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the extraction spec and finds the sale_track app, which
-// Caddy creates with its defaults when the config has none.
+// Provision finds the sale_track app, which Caddy creates with its
+// defaults when the config has none, and builds the extraction spec with
+// its platform's click cookie.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	appIface, err := ctx.App("sale_track")
+	if err != nil {
+		return fmt.Errorf("loading the sale_track app: %v", err)
+	}
+	h.app = appIface.(*App)
 	spec, err := sale.BuildSpec(h.specConfig())
 	if err != nil {
 		return err
@@ -166,11 +197,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.Route = h.Preset
 		}
 	}
-	appIface, err := ctx.App("sale_track")
-	if err != nil {
-		return fmt.Errorf("loading the sale_track app: %v", err)
-	}
-	h.app = appIface.(*App)
 	registerMetrics(ctx)
 	return nil
 }
@@ -327,12 +353,12 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		return
 	case errors.As(err, &notSale):
 		setSaleVars(r, "not_sale", "", "")
-		metricSkipped(h.Route, "condition")
+		metricSkipped(h.Route, h.kind, "condition")
 		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition), zap.String("uri", r.RequestURI))
 		return
 	case errors.As(err, &rejected):
 		setSaleVars(r, "rejected", rejected.InvoiceID, "")
-		metricRejected(h.Route, rejected.Field)
+		metricRejected(h.Route, h.kind, rejected.Field)
 		h.logger.Warn("sale rejected",
 			zap.String("route", h.Route),
 			zap.String("field", rejected.Field),
@@ -346,13 +372,20 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 	}
 	ev.Route = h.Route
 	for _, repair := range ev.Repairs {
-		metricRepaired(h.Route, string(repair.Field))
+		metricRepaired(h.Route, h.kind, string(repair.Field))
 		h.logger.Warn("sale kept with a field replaced",
 			zap.String("route", h.Route),
 			zap.String("field", string(repair.Field)),
 			zap.String("reason", repair.Reason),
 			zap.String("invoice_id", ev.InvoiceID),
 			zap.String("uri", r.RequestURI))
+	}
+	if ev.IsLead() && ev.ClickID == "" && !h.FollowUp {
+		// A lead ties a customer to a click; without one it ties nothing.
+		setSaleVars(r, "skipped", "", "")
+		metricSkipped(h.Route, h.kind, "no_click")
+		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("uri", r.RequestURI))
+		return
 	}
 	if h.spec.FromRequest {
 		// The provider retries until it gets a 2xx, and its 2xx is held
@@ -370,7 +403,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 // skip records a candidate that could not be read as a sale.
 func (h *Handler) skip(r *http.Request, reason, detail string) {
 	setSaleVars(r, "skipped", "", "")
-	metricSkipped(h.Route, reason)
+	metricSkipped(h.Route, h.kind, reason)
 	h.logger.Warn("response not inspected, no sale",
 		zap.String("route", h.Route),
 		zap.String("reason", reason),

@@ -20,12 +20,12 @@ const metricsSubsystem = "sale_track"
 // config's registry (ctx.GetMetricsRegistry() is new on every load), so the
 // counts carry across reloads instead of restarting at zero.
 var (
-	capturedTotal  = counterVec("captured_total", "Sales committed to the outbox.", "route")
-	duplicateTotal = counterVec("duplicates_total", "Captures of an invoice id already seen within the dedup window, not enqueued.", "route")
-	rejectedTotal  = counterVec("rejected_total", "Sales rejected for a missing or invalid field.", "route", "field")
-	repairedTotal  = counterVec("repaired_total", "Sales kept with a field's captured value replaced (a timestamp that could not be used: the capture time stands in).", "route", "field")
-	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "reason")
-	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route")
+	capturedTotal  = counterVec("captured_total", "Sales and leads committed to the outbox.", "route", "event")
+	duplicateTotal = counterVec("duplicates_total", "Captures of an invoice id (a lead's customer and event name) already seen within the dedup window, not enqueued.", "route", "event")
+	rejectedTotal  = counterVec("rejected_total", "Sales and leads rejected for a missing or invalid field.", "route", "event", "field")
+	repairedTotal  = counterVec("repaired_total", "Sales kept with a field's captured value replaced (a timestamp that could not be used: the capture time stands in).", "route", "event", "field")
+	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "event", "reason")
+	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route", "event")
 	revenueUSD     = counterVec("revenue_usd_total", "Captured revenue in USD (a float for monitoring; the outbox keeps exact amounts).", "route")
 	fxMissing      = counterVec("fx_missing_rate_total", "Sales in a currency with no exchange rate, sent without a USD amount.", "currency")
 	fxStale        = prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "fx_stale_total", Help: "Conversions made with rates older than fx_max_age."})
@@ -57,8 +57,16 @@ func registerMetrics(ctx caddy.Context) {
 	}
 }
 
+// eventLabel is the event label of a kind: "sale" or "lead".
+func eventLabel(kind string) string {
+	if kind == sale.KindLead {
+		return sale.KindLead
+	}
+	return sale.KindSale
+}
+
 func metricCaptured(ev *sale.Event) {
-	capturedTotal.WithLabelValues(ev.Route).Inc()
+	capturedTotal.WithLabelValues(ev.Route, eventLabel(ev.Kind)).Inc()
 	if ev.USD != nil {
 		if f, err := strconv.ParseFloat(ev.USD.Amount.Number(), 64); err == nil {
 			revenueUSD.WithLabelValues(ev.Route).Add(f)
@@ -66,11 +74,17 @@ func metricCaptured(ev *sale.Event) {
 	}
 }
 
-func metricDuplicate(route string)       { duplicateTotal.WithLabelValues(route).Inc() }
-func metricRejected(route, field string) { rejectedTotal.WithLabelValues(route, field).Inc() }
-func metricSkipped(route, reason string) { skippedTotal.WithLabelValues(route, reason).Inc() }
-func metricRepaired(route, field string) { repairedTotal.WithLabelValues(route, field).Inc() }
-func metricStorageFailure(route string)  { storageFailed.WithLabelValues(route).Inc() }
+func metricDuplicate(route, kind string) { duplicateTotal.WithLabelValues(route, eventLabel(kind)).Inc() }
+func metricRejected(route, kind, field string) {
+	rejectedTotal.WithLabelValues(route, eventLabel(kind), field).Inc()
+}
+func metricSkipped(route, kind, reason string) {
+	skippedTotal.WithLabelValues(route, eventLabel(kind), reason).Inc()
+}
+func metricRepaired(route, kind, field string) {
+	repairedTotal.WithLabelValues(route, eventLabel(kind), field).Inc()
+}
+func metricStorageFailure(route, kind string) { storageFailed.WithLabelValues(route, eventLabel(kind)).Inc() }
 func metricFxMissing(currency string)    { fxMissing.WithLabelValues(currency).Inc() }
 func metricFxStale()                     { fxStale.Inc() }
 

@@ -47,9 +47,9 @@ func TestMetricsCountAcrossReloads(t *testing.T) {
 	storage := t.TempDir()
 	tester := startCaddy(t, shop.Addr, plat.URL, storage)
 	const (
-		captured   = `caddy_sale_track_captured_total{route="checkout"}`
-		duplicates = `caddy_sale_track_duplicates_total{route="checkout"}`
-		skipped    = `caddy_sale_track_skipped_total{reason="condition",route="checkout"}`
+		captured   = `caddy_sale_track_captured_total{event="sale",route="checkout"}`
+		duplicates = `caddy_sale_track_duplicates_total{event="sale",route="checkout"}`
+		skipped    = `caddy_sale_track_skipped_total{event="sale",reason="condition",route="checkout"}`
 		sent       = `caddy_sale_track_sent_total{sink="http"}`
 	)
 	// The counters are the process's, so earlier tests' counts are in them.

@@ -97,11 +97,12 @@ func (e *Event) setInvoiceKey(invoice string) {
 	}
 }
 
-// setLeadKey derives a lead's id and dedup key from its customer and event
-// name: a platform counts a customer's sign-up once (Dub's rule), so the
-// proxy sends it once.
+// setLeadKey derives a lead's id and dedup key from its customer, event
+// name and mode: a platform counts a customer's sign-up once (Dub's rule),
+// so the proxy sends it once; the deferred first step of a sign-up and the
+// step that completes it are two events.
 func (e *Event) setLeadKey() {
-	e.invoiceKey = derivedKey("lead", e.CustomerExternalID+"\x00"+e.EventName)
+	e.invoiceKey = derivedKey("lead", e.CustomerExternalID+"\x00"+e.EventName+"\x00"+e.Mode)
 	e.ID = "lead_" + e.invoiceKey[len(e.invoiceKey)-32:]
 }
 

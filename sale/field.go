@@ -40,6 +40,16 @@ func requiredFields(kind string) []Field {
 	return []Field{FieldAmount, FieldCustomerID}
 }
 
+// leadField reports whether a lead carries the field: a lead has no
+// amount, currency or invoice.
+func leadField(f Field) bool {
+	switch f {
+	case FieldAmount, FieldCurrency, FieldInvoiceID, FieldAmountDigits:
+		return false
+	}
+	return true
+}
+
 // ParseField reads a field's name; an unknown one is an error that lists
 // the known ones.
 func ParseField(name string) (Field, error) {

@@ -52,6 +52,7 @@ func TestLeadSpecRules(t *testing.T) {
 		{SpecConfig{Kind: KindLead, Mode: "eager", Fields: map[Field][]string{FieldCustomerID: {"id"}}}, `mode "eager": want deferred`},
 		{SpecConfig{Mode: ModeDeferred, Fields: map[Field][]string{FieldCustomerID: {"id"}, FieldAmount: {"total"}}}, "only a lead has a mode"},
 		{SpecConfig{Kind: "refund"}, `kind "refund"`},
+		{SpecConfig{Kind: KindLead, Fields: map[Field][]string{FieldCustomerID: {"id"}, FieldAmount: {"total"}}}, "amount: a lead has none"},
 		{SpecConfig{Kind: KindLead, Preset: "stripe"}, "preset stripe reads a sale, not a lead"},
 	} {
 		if _, err := BuildSpec(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -6,10 +6,13 @@ import (
 	"github.com/saletrack/caddy-saletrack/fx"
 )
 
-// DefaultClickSources are where a sale's click id is read when neither
-// the config nor its preset says: the variable click_cookie sets from this
-// request's own query (the newest click) first, then the cookie.
-var DefaultClickSources = []string{"{http.vars.click_id}", "{http.request.cookie.clickId}"}
+// DefaultClickSources are where an event's click id is read when neither
+// the config nor its preset says: the variable click_cookie sets on this
+// request (the click of its own query, or the cookie's under first-click
+// attribution) first, then the named cookie, the platform's.
+func DefaultClickSources(cookie string) []string {
+	return []string{"{http.vars.click_id}", "{http.request.cookie." + cookie + "}"}
+}
 
 // SpecConfig is what a config says about one capture point. What it leaves
 // empty comes from its preset, if it names one, and then from the defaults.
@@ -34,6 +37,10 @@ type SpecConfig struct {
 	DefaultCurrency string
 	// When replaces the preset's conditions when it is not empty.
 	When []Condition
+	// ClickCookie is the platform's click cookie (Platform.ClickCookie),
+	// read after {http.vars.click_id} when neither the config nor the
+	// preset lists click id sources; "" for the default platform's.
+	ClickCookie string
 }
 
 // BuildSpec merges a config with its preset and the defaults into the spec
@@ -53,7 +60,12 @@ func BuildSpec(c SpecConfig) (*Spec, error) {
 
 // buildSpec is BuildSpec with the preset given (nil for none).
 func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
-	merged := map[Field][]string{FieldClickID: DefaultClickSources}
+	cookie := c.ClickCookie
+	if cookie == "" {
+		def, _ := LookupPlatform("")
+		cookie = def.ClickCookie
+	}
+	merged := map[Field][]string{FieldClickID: DefaultClickSources(cookie)}
 	spec := &Spec{Sources: map[Field][]Source{}, EventName: c.EventName, DefaultCurrency: c.DefaultCurrency, When: c.When}
 	var err error
 	if spec.Kind, spec.Mode, err = parseKind(c.Kind, c.Mode); err != nil {
@@ -84,6 +96,9 @@ func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 	for name, sources := range c.Fields {
 		if _, err := ParseField(string(name)); err != nil {
 			return nil, err
+		}
+		if spec.Kind == KindLead && len(sources) > 0 && !leadField(name) {
+			return nil, fmt.Errorf("%s: a lead has none", name)
 		}
 		if len(sources) > 0 {
 			merged[name] = sources
