@@ -74,7 +74,9 @@ func metricCaptured(ev *sale.Event) {
 	}
 }
 
-func metricDuplicate(route, kind string) { duplicateTotal.WithLabelValues(route, eventLabel(kind)).Inc() }
+func metricDuplicate(route, kind string) {
+	duplicateTotal.WithLabelValues(route, eventLabel(kind)).Inc()
+}
 func metricRejected(route, kind, field string) {
 	rejectedTotal.WithLabelValues(route, eventLabel(kind), field).Inc()
 }
@@ -84,9 +86,11 @@ func metricSkipped(route, kind, reason string) {
 func metricRepaired(route, kind, field string) {
 	repairedTotal.WithLabelValues(route, eventLabel(kind), field).Inc()
 }
-func metricStorageFailure(route, kind string) { storageFailed.WithLabelValues(route, eventLabel(kind)).Inc() }
-func metricFxMissing(currency string)    { fxMissing.WithLabelValues(currency).Inc() }
-func metricFxStale()                     { fxStale.Inc() }
+func metricStorageFailure(route, kind string) {
+	storageFailed.WithLabelValues(route, eventLabel(kind)).Inc()
+}
+func metricFxMissing(currency string) { fxMissing.WithLabelValues(currency).Inc() }
+func metricFxStale()                  { fxStale.Inc() }
 
 // statsCollector reads the delivery worker's own counters at scrape time,
 // so queue depth and per-sink outcomes need no bookkeeping of their own.
