@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,8 +32,6 @@ func testSale(invoice string) *sale.Event {
 	now := time.Now().UTC()
 	return &sale.Event{EventName: "sale", Timestamp: now, CapturedAt: now, CustomerExternalID: "u1", Amount: amount, InvoiceID: invoice, Route: "test"}
 }
-
-func testRequest() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 // committed reports whether the outbox file (opened after the app let go
 // of it) has seen invoice: queued or already delivered, its dedup key
