@@ -18,26 +18,30 @@ func init() {
 	caddy.RegisterModule(ClickCookie{})
 }
 
-// Defaults of click_cookie.
-const (
-	DefaultClickParam  = "clickId"
-	DefaultClickCookie = "clickId"
-	DefaultClickMaxAge = 2160 * time.Hour
-)
+// DefaultClickMaxAge is how long the click cookie lives by default: 90
+// days, as both platforms' scripts keep it.
+const DefaultClickMaxAge = 2160 * time.Hour
 
-// ClickCookie keeps the clickId of a tracked link as a first-party cookie,
-// set by the server so that Safari's 7-day cap on cookies written by
-// scripts does not apply. When a request's query carries a valid clickId,
-// the response gets a Set-Cookie beside any the upstream sets, and the value
-// is available to the same request as {http.vars.click_id}. The URL is not
-// changed and nothing is redirected.
+// ClickCookie keeps the click id of a tracked link as a first-party
+// cookie, set by the server so that Safari's 7-day cap on cookies written
+// by scripts does not apply. Its parameter and cookie are the platform's
+// (the global sale_track option platform): cms_rf for CutMeShort, dub_id
+// for Dub, clickId for generic, so the platform's own script, if the shop
+// also runs it, reads and extends the same cookie. When a request's query
+// carries a valid click id, the response gets a Set-Cookie beside any the
+// upstream sets, and the click is available to the same request as
+// {http.vars.click_id}; under first-click attribution a valid existing
+// cookie is kept instead. The URL is not changed and nothing is
+// redirected.
 type ClickCookie struct {
-	// Params are the query parameters that may carry the clickId, tried in
-	// order. Default: [clickId].
+	// Params are the query parameters that may carry the click id, tried
+	// in order. Default: the platform's click parameter: [cms_rf]
+	// (cutmeshort), [dub_id] (dub) or [clickId] (generic).
 	Params []string `json:"params,omitempty"`
 
 	// Cookie is the cookie's name, an HTTP token; a __Host- name takes no
-	// Domain. Default: clickId.
+	// Domain. Default: the platform's click cookie: cms_rf (cutmeshort),
+	// dub_id (dub) or clickId (generic).
 	Cookie string `json:"cookie,omitempty"`
 
 	// MaxAge is how long the cookie lives, at least 1s; it is sent in whole
@@ -57,6 +61,9 @@ type ClickCookie struct {
 	HTTPOnly *bool `json:"http_only,omitempty"`
 
 	sameSite http.SameSite
+	// keepFirst is the app's attribution first: a valid existing cookie
+	// is kept.
+	keepFirst bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,14 +74,44 @@ func (ClickCookie) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills the defaults.
-func (c *ClickCookie) Provision(caddy.Context) error {
+// Provision fills the defaults, the parameter, the cookie and the
+// attribution rule from the sale_track app.
+func (c *ClickCookie) Provision(ctx caddy.Context) error {
+	platform, attribution, err := clickSettings(ctx)
+	if err != nil {
+		return err
+	}
+	return c.provision(platform, attribution)
+}
+
+// clickSettings are the platform and the attribution rule of the config's
+// sale_track app. A config without the app gets its defaults without
+// having it created: ctx.App would create one, and Caddy would start it,
+// opening an outbox and fetching rates for a config that captures nothing.
+// Where a sale_track handler creates the default app, it has these same
+// defaults.
+func clickSettings(ctx caddy.Context) (*sale.Platform, string, error) {
+	appIface, err := ctx.AppIfConfigured("sale_track")
+	if errors.Is(err, caddy.ErrNotConfigured) {
+		platform, err := sale.LookupPlatform("")
+		return platform, AttributionLast, err
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("loading the sale_track app: %v", err)
+	}
+	app := appIface.(*App)
+	return app.platform, app.Attribution, nil
+}
+
+// provision is Provision with the app's settings given.
+func (c *ClickCookie) provision(platform *sale.Platform, attribution string) error {
 	if len(c.Params) == 0 {
-		c.Params = []string{DefaultClickParam}
+		c.Params = []string{platform.ClickParam}
 	}
 	if c.Cookie == "" {
-		c.Cookie = DefaultClickCookie
+		c.Cookie = platform.ClickCookie
 	}
+	c.keepFirst = attribution == AttributionFirst
 	if c.MaxAge == 0 {
 		c.MaxAge = caddy.Duration(DefaultClickMaxAge)
 	}
@@ -118,7 +155,7 @@ func checkCookieName(name string) error {
 }
 
 func checkCookieDomain(domain string) error {
-	if domain != "" && (&http.Cookie{Name: DefaultClickCookie, Domain: domain}).Valid() != nil {
+	if domain != "" && (&http.Cookie{Name: "click", Domain: domain}).Valid() != nil {
 		return fmt.Errorf("domain %q: not a cookie domain; net/http would drop it from every Set-Cookie", domain)
 	}
 	return nil
@@ -160,21 +197,41 @@ func parseSameSite(s string) (http.SameSite, error) {
 func (c *ClickCookie) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if r.URL.RawQuery != "" {
 		if id := c.clickID(r); id != "" {
-			cookie := &http.Cookie{
-				Name:     c.Cookie,
-				Value:    id,
-				Path:     "/",
-				Domain:   c.Domain,
-				MaxAge:   int(time.Duration(c.MaxAge).Seconds()),
-				Secure:   r.TLS != nil || c.sameSite == http.SameSiteNoneMode,
-				HttpOnly: *c.HTTPOnly,
-				SameSite: c.sameSite,
+			if kept := c.keptClick(r); kept != "" {
+				// First-click attribution: the visitor's first click
+				// stands, and its cookie is neither replaced nor renewed.
+				caddyhttp.SetVar(r.Context(), "click_id", kept)
+			} else {
+				cookie := &http.Cookie{
+					Name:     c.Cookie,
+					Value:    id,
+					Path:     "/",
+					Domain:   c.Domain,
+					MaxAge:   int(time.Duration(c.MaxAge).Seconds()),
+					Secure:   r.TLS != nil || c.sameSite == http.SameSiteNoneMode,
+					HttpOnly: *c.HTTPOnly,
+					SameSite: c.sameSite,
+				}
+				w.Header().Add("Set-Cookie", cookie.String())
+				caddyhttp.SetVar(r.Context(), "click_id", id)
 			}
-			w.Header().Add("Set-Cookie", cookie.String())
-			caddyhttp.SetVar(r.Context(), "click_id", id)
 		}
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// keptClick is, under first-click attribution, the click of the cookie the
+// request already carries, if it is valid; otherwise "" and the new click
+// replaces it. An invalid cookie attributes nothing, so keeping it would
+// lose the click.
+func (c *ClickCookie) keptClick(r *http.Request) string {
+	if !c.keepFirst {
+		return ""
+	}
+	if old, err := r.Cookie(c.Cookie); err == nil && sale.ValidClickID(old.Value) {
+		return old.Value
+	}
+	return ""
 }
 
 // clickID returns the first valid value among the parameters. An invalid

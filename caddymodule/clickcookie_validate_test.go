@@ -82,7 +82,7 @@ func TestClickCookieDomainAgreesWithNetHTTP(t *testing.T) {
 		}
 		err := c.Validate()
 		w := httptest.NewRecorder()
-		if err := c.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/?clickId=cl_1", nil), next); err != nil {
+		if err := c.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/?cms_rf=cl_1", nil), next); err != nil {
 			t.Fatal(err)
 		}
 		set := w.Header().Get("Set-Cookie")

@@ -124,13 +124,13 @@ func TestClickIDMustBeValid(t *testing.T) {
 	spec.Sources[FieldClickID] = mustSources(t, "{http.request.cookie.clickId}", "order.click")
 	body := []byte(`{"order":{"id":"x","total":5,"click":"cl_fromBody-1"},"customer":{"id":"u"}}`)
 	for cookie, want := range map[string]string{
-		"cl_42":                      "cl_42",
-		"cl 42":                      "cl_fromBody-1",
-		`"><script>`:                 "cl_fromBody-1",
-		strings.Repeat("a", 129):     "cl_fromBody-1",
-		strings.Repeat("a", 128):     strings.Repeat("a", 128),
-		"cl_\u00e9":                  "cl_fromBody-1",
-		"550e8400-e29b-41d4-a716-44": "550e8400-e29b-41d4-a716-44",
+		"cl_42":                                 "cl_42",
+		"cl 42":                                 "cl_fromBody-1",
+		`"><script>`:                            "cl_fromBody-1",
+		strings.Repeat("a", MaxClickIDLength+1): "cl_fromBody-1",
+		strings.Repeat("a", MaxClickIDLength):   strings.Repeat("a", MaxClickIDLength),
+		"cl_\u00e9":                             "cl_fromBody-1",
+		"550e8400-e29b-41d4-a716-44":            "550e8400-e29b-41d4-a716-44",
 	} {
 		ev, err := spec.Extract(body, resolver(map[string]string{"{http.request.cookie.clickId}": cookie}), captureTime)
 		if err != nil || ev.ClickID != want {
