@@ -19,7 +19,7 @@ func init() {
 }
 
 // DefaultClickMaxAge is how long the click cookie lives by default: 90
-// days, as both platforms' scripts keep it.
+// days, as Dub's script keeps its dub_id cookie.
 const DefaultClickMaxAge = 2160 * time.Hour
 
 // ClickCookie keeps the click id of a tracked link as a first-party
