@@ -15,7 +15,7 @@ import (
 )
 
 // The README's first command runs Caddyfile.example; its curl lines must
-// put one sale into ./sales.jsonl. This runs a copy of that demo file,
+// put one lead and one sale into ./sales.jsonl. This runs a copy of that demo file,
 // unchanged but for its ports (8080, 9090 and the admin's 2019 become
 // ports the OS picks) and the rates feed, which a test must not fetch
 // from the internet.
@@ -43,17 +43,24 @@ func TestDemoCaddyfile(t *testing.T) {
 	dir := t.TempDir()
 	startCaddy(t, dir, admin, demo)
 
-	landing, err := http.Get(fmt.Sprintf("http://localhost:%d/?clickId=cl_42", site))
+	landing, err := http.Get(fmt.Sprintf("http://localhost:%d/?cms_rf=cl_42", site))
 	if err != nil {
 		t.Fatal(err)
 	}
 	landing.Body.Close()
-	if c := landing.Header.Get("Set-Cookie"); !strings.HasPrefix(c, "clickId=cl_42; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax") {
+	if c := landing.Header.Get("Set-Cookie"); !strings.HasPrefix(c, "cms_rf=cl_42; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax") {
 		t.Fatalf("landing Set-Cookie = %q", c)
 	}
 
+	signup, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/api/signup", site), nil)
+	signup.Header.Set("Cookie", "cms_rf=cl_42")
+	if resp, err := http.DefaultClient.Do(signup); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("sign-up: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/api/checkout", site), nil)
-	req.Header.Set("Cookie", "clickId=cl_42")
+	req.Header.Set("Cookie", "cms_rf=cl_42")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -71,15 +78,20 @@ func TestDemoCaddyfile(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(file)
-		if strings.Count(string(data), "\n") == 1 {
-			var line map[string]any
-			if err := json.Unmarshal(data, &line); err != nil {
-				t.Fatalf("sales.jsonl: %v: %s", err, data)
+		if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) == 2 {
+			wants := []map[string]any{
+				{"event": "lead", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "clickId": "cl_42"},
+				{"event": "sale", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "currency": "USD", "amount": 199.0, "invoiceId": order.Order.ID, "clickId": "cl_42"},
 			}
-			want := map[string]any{"event": "sale", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "currency": "USD", "amount": 199.0, "invoiceId": order.Order.ID, "clickId": "cl_42"}
-			for k, v := range want {
-				if line[k] != v {
-					t.Errorf("sales.jsonl %s = %v, want %v", k, line[k], v)
+			for i, want := range wants {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(lines[i]), &line); err != nil {
+					t.Fatalf("sales.jsonl: %v: %s", err, data)
+				}
+				for k, v := range want {
+					if line[k] != v {
+						t.Errorf("sales.jsonl line %d: %s = %v, want %v", i+1, k, line[k], v)
+					}
 				}
 			}
 			return
