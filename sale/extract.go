@@ -36,6 +36,9 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 type NotSaleError struct {
 	// Condition is the first condition that did not hold, as written.
 	Condition string
+	// Reason is that condition's reason name, for a count (such as
+	// "untagged_intent"); empty for most.
+	Reason string
 }
 
 func (e *NotSaleError) Error() string { return "condition not met: " + e.Condition }
@@ -50,6 +53,10 @@ type RejectError struct {
 	Reason string
 	// InvoiceID is whatever invoice id the body had, to find the sale by.
 	InvoiceID string
+	// Object is the provider's id of the paid object (a Checkout Session,
+	// a transaction, an order), where the spec's preset says: the shop
+	// looks the payment up by it.
+	Object string
 }
 
 func (e *RejectError) Error() string { return e.Field + ": " + e.Reason }
@@ -69,7 +76,7 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	// something; a body that meets its conditions is validated before any
 	// field is read from it.
 	if ok, failed := s.conditionsHold(body); !ok {
-		return nil, &NotSaleError{Condition: failed}
+		return nil, &NotSaleError{Condition: failed.String(), Reason: failed.Reason}
 	}
 	var doc gjson.Result
 	if len(body) > 0 {
@@ -84,7 +91,8 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	ev.InvoiceID = capLength(invoice)
 	ev.setInvoiceKey(invoice)
 	reject := func(field Field, format string, args ...any) error {
-		return &RejectError{Field: string(field), Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID}
+		return &RejectError{Field: string(field), Reason: fmt.Sprintf(format, args...), InvoiceID: ev.InvoiceID,
+			Object: s.text(s.ObjectID, doc, resolve)}
 	}
 
 	ev.CustomerExternalID = s.text(s.Sources[FieldCustomerID], doc, resolve)

@@ -2,6 +2,7 @@ package sale
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,8 +10,8 @@ import (
 )
 
 // Preset is a platform's known payload shape: where each field of a sale
-// is, in what unit the amount is written, and which bodies are sales at
-// all. A config names a preset and overrides any field it writes itself.
+// or a lead is, in what unit the amount is written, and which bodies count
+// at all. A config names a preset and overrides any field it writes itself.
 // docs/presets.md says, for each preset, which route it belongs on, what
 // the shop must set and which documentation it was worked out from.
 type Preset struct {
@@ -24,17 +25,58 @@ type Preset struct {
 	// platform's payload does not carry is absent.
 	Fields     map[Field][]string
 	AmountUnit fx.Unit
-	// When lists the conditions that must all hold for a body to be a sale.
+	// When lists the conditions that must all hold for a body to count.
 	When []Condition
+	// ObjectID lists where the provider's own id of the paid object (a
+	// Checkout Session, a transaction, an order) is, tried in order. A sale
+	// rejected for want of a customer id names it, so that the shop can
+	// find the payment that did not count.
+	ObjectID []string
 }
 
-// The browser's click id, for presets that read the shop's own response:
-// the request that produced it came from the browser, so the first-party
-// cookie set by click_cookie is on it (or a handler put it in a variable).
-const (
-	presetClickCookie = "{http.request.cookie.clickId}"
-	presetClickVar    = "{http.vars.click_id}"
+// The names the attribution platforms give the shop's own customer id and
+// the click id, in their APIs' camelCase and in snake_case. A shop that
+// follows CutMeShort's or Dub's docs tags its payments with one of them.
+var (
+	customerKeys = []string{"customerExternalId", "customer_external_id", "customerId", "customer_id", "userId", "user_id"}
+	clickKeys    = []string{"clickId", "click_id", "cms_rf", "dub_id"}
 )
+
+// keyed writes one source per key name, each in the place the pattern
+// gives it (its %s): where a provider keeps the shop's own data. The first
+// name a payload carries wins.
+func keyed(pattern string, keys []string) []string {
+	out := make([]string, len(keys))
+	for i, key := range keys {
+		out[i] = fmt.Sprintf(pattern, key)
+	}
+	return out
+}
+
+// browserClick are the click sources of a response to the browser's own
+// request, after any the shop tagged: a click on this very request (the
+// variable click_cookie sets from the platform's parameter or cookie),
+// then the first-party cookie of each platform (CutMeShort, Dub, generic),
+// which click_cookie or the platform's own script keeps.
+var browserClick = []string{
+	"{http.vars.click_id}",
+	"{http.request.cookie.cms_rf}",
+	"{http.request.cookie.dub_id}",
+	"{http.request.cookie.clickId}",
+}
+
+// anyValue is a condition path that holds when any of the paths yields a
+// value other than "": a multipath leaves out the paths that are missing,
+// and #(!="") takes the first of the others that is not empty.
+func anyValue(paths ...[]string) string {
+	return "[" + strings.Join(slices.Concat(paths...), ",") + `]|#(!="")`
+}
+
+// onlyIf is a path that yields path's value when it is v, and nothing
+// otherwise.
+func onlyIf(path, v string) string {
+	return `[@this]|#(` + path + `=="` + v + `")|` + path
+}
 
 // presetRegistry holds the presets. An entry is never handed out:
 // LookupPreset returns a copy.
@@ -50,10 +92,14 @@ var presetRegistry = map[string]*Preset{
 		Name: "stripe",
 		Body: "request",
 		Fields: map[Field][]string{
-			// client_reference_id is Stripe's documented place for the
-			// shop's own id on a Checkout Session; a PaymentIntent has only
-			// metadata.
-			FieldCustomerID: {"data.object.client_reference_id", "data.object.metadata.customer_id"},
+			// The shop's tag in metadata, under any platform's name, comes
+			// before client_reference_id, which Stripe describes as "a
+			// customer ID, a cart ID, or similar" (Dub's own Stripe guide
+			// puts a team id there). A client_reference_id of dub_id_… is
+			// Dub's Stripe convention for a click, never a customer. The
+			// session's customer (cus_…) is Stripe's and is never read.
+			FieldCustomerID: append(keyed("data.object.metadata.%s", customerKeys),
+				`[@this]|#(data.object.client_reference_id!%"dub_id_*")|data.object.client_reference_id`),
 			// A completed session always has customer_details.email (Checkout
 			// collects it; customer_email only prefills it). A PaymentIntent
 			// has neither, only the receipt_email and shipping the shop set.
@@ -71,7 +117,7 @@ var presetRegistry = map[string]*Preset{
 				`[@this]|#(data.object.currency=="mga")#|#.!0`,
 			},
 			FieldInvoiceID: {"data.object.payment_intent", "data.object.invoice", "data.object.id"},
-			FieldClickID:   {"data.object.metadata.click_id"},
+			FieldClickID:   keyed("data.object.metadata.%s", clickKeys),
 			// The event's creation time: for a delayed payment, when it
 			// succeeded rather than when the session was opened.
 			FieldTimestamp: {"created"},
@@ -83,14 +129,18 @@ var presetRegistry = map[string]*Preset{
 			// no_payment_required); a PaymentIntent has no payment_status,
 			// so its status is read instead.
 			{Path: "[data.object.payment_status,data.object.status]|0", Values: []string{"paid", "succeeded"}},
-			// A PaymentIntent counts only when the shop tagged it with
-			// metadata.customer_id. Untagged ones are the PaymentIntent of a
-			// Checkout Session whose own event carries the sale, or a
-			// subscription renewal: not a sale of this webhook, rather than
-			// a sale with its customer missing. Sessions always pass here,
-			// so a session without a customer id is still rejected loudly.
-			{Path: `[[@this]|#(data.object.object=="checkout.session"),data.object.metadata.customer_id]|0`},
+			// A PaymentIntent counts only when the shop tagged it with a
+			// customer id. Untagged ones are the PaymentIntent of a Checkout
+			// Session whose own event carries the sale, or a subscription
+			// renewal: not a sale of this webhook, rather than a sale with
+			// its customer missing. Sessions always pass here, so a session
+			// without a customer id is still rejected loudly.
+			{
+				Path:   anyValue([]string{onlyIf("data.object.object", "checkout.session")}, keyed("data.object.metadata.%s", customerKeys)),
+				Reason: "untagged_intent",
+			},
 		},
+		ObjectID: []string{"data.object.id"},
 	},
 
 	// Shopify's orders/paid webhook (REST order resource). The topic is only
@@ -101,10 +151,10 @@ var presetRegistry = map[string]*Preset{
 		Name: "shopify",
 		Body: "request",
 		Fields: map[Field][]string{
-			// Cart attributes set by the storefront become note_attributes;
-			// customer.id is Shopify's own customer id, the shop's customer
-			// id when the lead was tracked with it.
-			FieldCustomerID: {`note_attributes.#(name=="customer_id").value`, "customer.id"},
+			// Cart attributes set by the storefront become note_attributes.
+			// customer.id is Shopify's own customer, which no lead event
+			// could have known: it is never read.
+			FieldCustomerID: keyed(`note_attributes.#(name=="%s").value`, customerKeys),
 			// An order whose buyer gave a phone number as contact has no
 			// email of its own; the customer it was matched to may have one.
 			// contact_email is not read: it is the order's email again.
@@ -120,7 +170,7 @@ var presetRegistry = map[string]*Preset{
 			FieldCurrency:  {"currency"},
 			FieldAmount:    {"current_total_price"},
 			FieldInvoiceID: {"id"},
-			FieldClickID:   {`note_attributes.#(name=="click_id").value`},
+			FieldClickID:   keyed(`note_attributes.#(name=="%s").value`, clickKeys),
 			FieldTimestamp: {"processed_at"},
 		},
 		AmountUnit: fx.Major,
@@ -129,6 +179,7 @@ var presetRegistry = map[string]*Preset{
 			// A free order (100% discount) is paid but carries no money.
 			{Path: "total_price|@fromstr"},
 		},
+		ObjectID: []string{"id"},
 	},
 
 	// Paddle Billing's transaction.completed webhook.
@@ -140,7 +191,7 @@ var presetRegistry = map[string]*Preset{
 			// Paddle.js or the API when the transaction is created. The
 			// payload carries no customer email or name, only Paddle's ctm_
 			// id, which is not the shop's.
-			FieldCustomerID: {"data.custom_data.customer_id"},
+			FieldCustomerID: keyed("data.custom_data.%s", customerKeys),
 			// Every transaction has currency_code, id and grand_total, and
 			// every event occurred_at: no fallback could be reached.
 			FieldCurrency: {"data.currency_code"},
@@ -149,7 +200,7 @@ var presetRegistry = map[string]*Preset{
 			// lowest denomination.
 			FieldAmount:    {"data.details.totals.grand_total"},
 			FieldInvoiceID: {"data.id"},
-			FieldClickID:   {"data.custom_data.click_id"},
+			FieldClickID:   keyed("data.custom_data.%s", clickKeys),
 			FieldTimestamp: {"occurred_at"},
 		},
 		AmountUnit: fx.Minor,
@@ -162,11 +213,12 @@ var presetRegistry = map[string]*Preset{
 			{Path: "data.details.totals.grand_total|@fromstr"},
 			// A transaction Paddle started itself (a renewal, a proration,
 			// a charge on a subscription) counts only when it carries the
-			// shop's customer_id; one the shop started (origin web or api)
+			// shop's customer id; one the shop started (origin web or api)
 			// always passes here, so an untagged checkout is rejected
 			// loudly rather than dropped.
-			{Path: `[[@this]|#(data.origin=="web"),[@this]|#(data.origin=="api"),data.custom_data.customer_id]|0`},
+			{Path: anyValue([]string{onlyIf("data.origin", "web"), onlyIf("data.origin", "api")}, keyed("data.custom_data.%s", customerKeys))},
 		},
+		ObjectID: []string{"data.id"},
 	},
 
 	// Lemon Squeezy's order_created webhook (a JSON:API order resource).
@@ -176,15 +228,16 @@ var presetRegistry = map[string]*Preset{
 		Fields: map[Field][]string{
 			// checkout[custom][...] on the checkout link, or
 			// checkout_data.custom through the API, arrives as
-			// meta.custom_data.
-			FieldCustomerID: {"meta.custom_data.customer_id"},
+			// meta.custom_data. The order's own customer_id is Lemon
+			// Squeezy's and is never read.
+			FieldCustomerID: keyed("meta.custom_data.%s", customerKeys),
 			FieldEmail:      {"data.attributes.user_email"},
 			FieldName:       {"data.attributes.user_name"},
 			FieldCurrency:   {"data.attributes.currency"},
 			FieldAmount:     {"data.attributes.total"},
 			// Every order has its UUID identifier.
 			FieldInvoiceID: {"data.attributes.identifier"},
-			FieldClickID:   {"meta.custom_data.click_id"},
+			FieldClickID:   keyed("meta.custom_data.%s", clickKeys),
 			FieldTimestamp: {"data.attributes.created_at"},
 		},
 		AmountUnit: fx.Minor,
@@ -194,24 +247,26 @@ var presetRegistry = map[string]*Preset{
 			// A free product or a 100% discount makes a paid order of 0.
 			{Path: "data.attributes.total"},
 		},
+		// The order's id in Lemon Squeezy's API and dashboard.
+		ObjectID: []string{"data.id"},
 	},
 
 	// Medusa v2's storefront cart completion, POST /store/carts/{id}/complete:
-	// {"type":"order","order":{...}} when an order was placed,
-	// {"type":"cart","cart":{...},"error":{...}} when it was not. v1
-	// answered {"type":"order","data":{...}} in minor units and does not
-	// match.
+	// {"type":"order","order":{...}} when an order was placed; a 200
+	// {"type":"cart","cart":{...},"error":{...}} only when the payment
+	// provider threw; a 400 {"type":"not_allowed",...} when it refused the
+	// authorisation. v1 answered {"type":"order","data":{...}} in minor
+	// units and does not match.
 	"medusa": {
 		Name: "medusa",
 		Body: "response",
 		Fields: map[Field][]string{
-			// Cart metadata is copied to the order. customer_id is Medusa's
-			// customer (v2 creates one for guests too, per email). Neither
-			// is in the route's default fields: the storefront asks for them
-			// with ?fields=+metadata,+customer_id. Asking for the customer
-			// relation instead makes Medusa's query add customer_id to join
-			// it, so order.customer.id would never be reached.
-			FieldCustomerID: {"order.metadata.customer_id", "order.customer_id"},
+			// Medusa's customer (v2 creates one for guests too, per email):
+			// the id its own registration answers, which medusa_customer
+			// sends as the lead's. The route answers it only when the
+			// storefront asks (?fields=+customer_id). The order's metadata
+			// is never answered on this route, so no tag can be read here.
+			FieldCustomerID: {"order.customer_id"},
 			FieldEmail:      {"order.email"},
 			// A cart may be completed with only one of the two addresses
 			// (no billing address, or no shipping for digital goods).
@@ -223,7 +278,7 @@ var presetRegistry = map[string]*Preset{
 			FieldAmount:   {"order.total"},
 			// order.id is a condition, so nothing behind it is ever read.
 			FieldInvoiceID: {"order.id"},
-			FieldClickID:   {"order.metadata.click_id", presetClickVar, presetClickCookie},
+			FieldClickID:   slices.Clone(browserClick),
 			FieldTimestamp: {"order.created_at"},
 		},
 		AmountUnit: fx.Major,
@@ -235,6 +290,7 @@ var presetRegistry = map[string]*Preset{
 			// for it here).
 			{Path: "[order.total,!1]|0"},
 		},
+		ObjectID: []string{"order.id"},
 	},
 
 	// Saleor's checkoutComplete GraphQL mutation, as the storefront's own
@@ -247,7 +303,8 @@ var presetRegistry = map[string]*Preset{
 			// Checkout metadata (and checkoutComplete's metadata argument)
 			// is copied to the order; user.id is Saleor's customer, null for
 			// a guest.
-			FieldCustomerID: {`data.checkoutComplete.order.metadata.#(key=="customer_id").value`, "data.checkoutComplete.order.user.id"},
+			FieldCustomerID: append(keyed(`data.checkoutComplete.order.metadata.#(key=="%s").value`, customerKeys),
+				"data.checkoutComplete.order.user.id"),
 			// Saleor answers userEmail with the user's own email when there
 			// is a user, so user.email could only repeat it.
 			FieldEmail: {"data.checkoutComplete.order.userEmail"},
@@ -261,7 +318,8 @@ var presetRegistry = map[string]*Preset{
 			FieldAmount:   {"data.checkoutComplete.order.total.gross.amount"},
 			// order.id is a condition, so nothing behind it is ever read.
 			FieldInvoiceID: {"data.checkoutComplete.order.id"},
-			FieldClickID:   {`data.checkoutComplete.order.metadata.#(key=="click_id").value`, presetClickVar, presetClickCookie},
+			FieldClickID: slices.Concat(keyed(`data.checkoutComplete.order.metadata.#(key=="%s").value`, clickKeys),
+				browserClick),
 			FieldTimestamp: {"data.checkoutComplete.order.created"},
 		},
 		AmountUnit: fx.Major,
@@ -270,6 +328,76 @@ var presetRegistry = map[string]*Preset{
 			{Path: "data.checkoutComplete.order.id"},
 			{Path: "[data.checkoutComplete.order.total.gross.amount,!1]|0"},
 		},
+		ObjectID: []string{"data.checkoutComplete.order.id"},
+	},
+
+	// Medusa v2's customer registration, POST /store/customers, which the
+	// storefront sends with the registration token once the auth identity
+	// exists. It answers {"customer":{...}}; a refusal is an error object
+	// (422 duplicate_error, 400 invalid_data) without a customer.
+	"medusa_customer": {
+		Name: "medusa_customer",
+		Kind: KindLead,
+		Body: "response",
+		Fields: map[Field][]string{
+			// The id the medusa preset reads as the order's customer_id, so
+			// the sale ties to this lead.
+			FieldCustomerID: {"customer.id"},
+			FieldEmail:      {"customer.email"},
+			FieldName:       {"[customer.first_name,customer.last_name]"},
+			// The metadata the storefront registered the customer with (a
+			// storefront that registers from its server has no cookie to
+			// pass on), then the browser's click.
+			FieldClickID:   slices.Concat(keyed("customer.metadata.%s", clickKeys), browserClick),
+			FieldTimestamp: {"customer.created_at"},
+		},
+		When: []Condition{{Path: "customer.id"}},
+	},
+
+	// Saleor's accountRegister GraphQL mutation, as the storefront's own
+	// query selects it (unaliased). A refused registration answers errors
+	// and a null user. Saleor 3.21 and later never answer the new user's
+	// id (user.id is "", against account enumeration): there every
+	// registration is rejected for want of a customer id, loudly.
+	"saleor_register": {
+		Name: "saleor_register",
+		Kind: KindLead,
+		Body: "response",
+		Fields: map[Field][]string{
+			// The id the saleor preset reads as the order's user.id.
+			FieldCustomerID: {"data.accountRegister.user.id"},
+			FieldEmail:      {"data.accountRegister.user.email"},
+			FieldName:       {"[data.accountRegister.user.firstName,data.accountRegister.user.lastName]"},
+			// accountRegister takes the user's public metadata, which the
+			// storefront can fill with the click.
+			FieldClickID: slices.Concat(keyed(`data.accountRegister.user.metadata.#(key=="%s").value`, clickKeys),
+				browserClick),
+			FieldTimestamp: {"data.accountRegister.user.dateJoined"},
+		},
+		When: []Condition{{Path: "data.accountRegister.user"}},
+	},
+
+	// Clerk's user.created webhook (delivered through Svix, signed with
+	// Standard Webhooks): a sign-up by any method, or a user created
+	// through Clerk's Backend API.
+	"clerk": {
+		Name: "clerk",
+		Kind: KindLead,
+		Body: "request",
+		Fields: map[Field][]string{
+			// external_id is the shop's own id when it set one; otherwise
+			// the Clerk user id is the one the shop's app knows its users by.
+			FieldCustomerID: {"data.external_id", "data.id"},
+			// A new user's addresses are the ones it signed up with: the
+			// first is its primary.
+			FieldEmail: {"data.email_addresses.0.email_address"},
+			FieldName:  {"[data.first_name,data.last_name]"},
+			// A webhook carries no cookie: the click travels as the
+			// sign-up's unsafeMetadata, which Clerk copies to the user.
+			FieldClickID:   keyed("data.unsafe_metadata.%s", clickKeys),
+			FieldTimestamp: {"data.created_at"},
+		},
+		When: []Condition{{Path: "type", Values: []string{"user.created"}}},
 	},
 }
 
@@ -312,6 +440,7 @@ func (p *Preset) clone() *Preset {
 		c.Fields[k] = append([]string(nil), v...)
 	}
 	c.When = cloneConditions(p.When)
+	c.ObjectID = append([]string(nil), p.ObjectID...)
 	return &c
 }
 
@@ -321,7 +450,7 @@ func cloneConditions(in []Condition) []Condition {
 	}
 	out := make([]Condition, len(in))
 	for i, c := range in {
-		out[i] = Condition{Path: c.Path, Values: append([]string(nil), c.Values...)}
+		out[i] = Condition{Path: c.Path, Values: append([]string(nil), c.Values...), Reason: c.Reason}
 	}
 	return out
 }

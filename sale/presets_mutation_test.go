@@ -7,7 +7,8 @@ import (
 )
 
 // presetMutations are a preset's one-step weakenings: each condition
-// removed, and each source of each field removed.
+// removed, each source of each field removed, and each object id source
+// removed.
 func presetMutations(p *Preset) map[string]*Preset {
 	out := map[string]*Preset{}
 	for i, c := range p.When {
@@ -25,6 +26,11 @@ func presetMutations(p *Preset) map[string]*Preset {
 			out[fmt.Sprintf("without %s source %q", field, src)] = m
 		}
 	}
+	for i, src := range p.ObjectID {
+		m := p.clone()
+		m.ObjectID = slices.Delete(m.ObjectID, i, i+1)
+		out[fmt.Sprintf("without object id source %q", src)] = m
+	}
 	return out
 }
 
@@ -34,7 +40,7 @@ func presetMutations(p *Preset) map[string]*Preset {
 func TestPresetMutationsAreCaught(t *testing.T) {
 	for _, name := range PresetNames() {
 		for what, mutant := range presetMutations(presetRegistry[name]) {
-			spec, err := buildSpec(mutant, SpecConfig{})
+			spec, err := buildSpec(mutant, SpecConfig{Kind: mutant.kind()})
 			if err != nil {
 				continue // refused outright: caught
 			}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,30 +24,107 @@ import (
 var presetCaptureTime = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // presetCase is one fixture under testdata/presets/<preset>/ and what the
-// preset must make of it: a payload (want); or not a sale, notSale naming
-// the condition that must be the one to fail; or a sale that cannot be
-// reported (rejectField).
+// preset must make of it: a payload (want); or not an event, notSale naming
+// the condition that must be the one to fail and reason its reason name;
+// or an event that cannot be reported (rejectField), rejectObject naming
+// the provider's object the rejection names.
 //
-// without derives a payload shape the fixtures do not show from one they
-// do: the dotted object paths it names are deleted from the fixture before
-// extraction, as when a platform leaves those keys out or null.
+// without and edit derive a payload shape the fixtures do not show from
+// one they do. without names dotted object paths deleted from the fixture
+// before extraction, as when a platform leaves those keys out or null.
+// edit replaces text in it, in pairs (old, new), as when the shop tagged
+// it under another name; label names such a case.
 type presetCase struct {
-	file        string
-	without     []string
-	vars        map[string]string // placeholder values: the request's cookies and variables
-	want        string
-	notSale     string
-	rejectField string
+	file         string
+	without      []string
+	edit         []string
+	label        string
+	vars         map[string]string // placeholder values: the request's cookies and variables
+	want         string
+	notSale      string
+	reason       string
+	rejectField  string
+	rejectObject string
 }
 
+// The names every payment preset must read the shop's tags under, and
+// the browser's click sources of every storefront preset, written here
+// apart from the presets' own lists, so that a name dropped there fails a
+// case derived here.
+var (
+	acceptedCustomerNames = []string{"customerExternalId", "customer_external_id", "customerId", "customer_id", "userId", "user_id"}
+	acceptedClickNames    = []string{"clickId", "click_id", "cms_rf", "dub_id"}
+	acceptedBrowserClick  = []string{"{http.vars.click_id}", "{http.request.cookie.cms_rf}", "{http.request.cookie.dub_id}", "{http.request.cookie.clickId}"}
+)
+
+// tagged derives a case from base for each other name the preset accepts
+// for one of the shop's tags: from, the tag as the fixture writes it,
+// becomes format written with each key. Each comes out as base does.
+func tagged(base presetCase, from, format string, keys []string) []presetCase {
+	var out []presetCase
+	for _, key := range keys {
+		to := fmt.Sprintf(format, key)
+		if to == from {
+			continue
+		}
+		c := base
+		c.edit = append(slices.Clone(base.edit), from, to)
+		c.label = key
+		out = append(out, c)
+	}
+	return out
+}
+
+// fromBrowser derives a case from base for each of a storefront
+// response's browser click sources, holding click alone. base's payload
+// carries that click.
+func fromBrowser(base presetCase, click string) []presetCase {
+	out := make([]presetCase, 0, len(acceptedBrowserClick))
+	for _, src := range acceptedBrowserClick {
+		c := base
+		c.vars = map[string]string{src: click}
+		c.label = strings.Trim(src, "{}")
+		out = append(out, c)
+	}
+	return out
+}
+
+// Base cases that derived ones start from.
+var (
+	stripeIntent = presetCase{file: "payment_intent_succeeded.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:11.000Z","customerExternalId":"user_8412","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`}
+	stripeSession = presetCase{file: "checkout_session_completed.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`}
+	shopifyPaid = presetCase{file: "orders_paid.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"jon@example.com","name":"John Smith","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`}
+	paddleCompleted = presetCase{file: "transaction_completed.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.482Z","customerExternalId":"user_8412","currency":"USD","amount":297.0,"invoiceId":"txn_01k7r3f9x2m4p6q8s0u2w4y6za","clickId":"cl_7Hq2x9Lm"}`}
+	paddleRenewal = presetCase{file: "transaction_completed_renewal_jpy.json",
+		want: `{"event":"sale","timestamp":"2026-05-10T12:45:09.905Z","customerExternalId":"user_8412","currency":"JPY","amount":4980,"invoiceId":"txn_01j2kd9w4r5fc7x6y3b8q1m0za","clickId":"cl_7Hq2x9Lm"}`}
+	lemonOrder = presetCase{file: "order_created.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":11.99,"invoiceId":"b8e4f5a1-3c2d-4e6f-8a9b-0c1d2e3f4a5b","clickId":"cl_7Hq2x9Lm"}`}
+	medusaGuest = presetCase{file: "cart_complete_guest_cookie.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Ck9Tom64"}`}
+	saleorComplete = presetCase{file: "checkout_complete.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Cookie01"},
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.314Z","customerExternalId":"user_8412","email":"priya.nair@example.com","name":"Priya Nair","currency":"USD","amount":128.74,"invoiceId":"T3JkZXI6NWY5ZTFjM2EtN2IyZC00ZThmLTlhMGMtMWQzZTVmN2E5YjJj","clickId":"cl_7Hq2x9Lm"}`}
+	saleorGuest = presetCase{file: "checkout_complete_guest_cookie.json",
+		want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_CkLiWei1"}`}
+	medusaCustomer = presetCase{file: "customer_create.json",
+		want: `{"event":"lead","timestamp":"2026-04-08T09:12:40.511Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","clickId":"cl_7Hq2x9Lm"}`}
+	medusaServerSide = presetCase{file: "customer_create_server_side.json",
+		want: `{"event":"lead","timestamp":"2026-04-09T16:20:05.117Z","customerExternalId":"cus_01JRK5B7C9D1E3F5G7H9J1K3M5","email":"jonas.berg@example.se","name":"Jonas Berg","clickId":"cl_Jb5Kd81q"}`}
+	saleorRegister = presetCase{file: "account_register.json",
+		want: `{"event":"lead","timestamp":"2026-04-08T10:02:11.482Z","customerExternalId":"VXNlcjoyMTg3","email":"priya.nair@example.com","name":"Priya Nair","clickId":"cl_7Hq2x9Lm"}`}
+	clerkCreated = presetCase{file: "user_created.json",
+		want: `{"event":"lead","timestamp":"2026-04-08T10:32:11.000Z","customerExternalId":"user_2vQm8KxT3pLr9WzN4cJd7HbF1aE","email":"mara.vogel@example.de","name":"Mara Vogel","clickId":"cl_Zp4Kd81r"}`}
+)
+
 var presetCases = map[string][]presetCase{
-	"stripe": {
-		{file: "checkout_session_completed.json",
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`},
+	"stripe": slices.Concat([]presetCase{
+		stripeSession,
 		// The same purchase's PaymentIntent, tagged through
 		// payment_intent_data.metadata: the same invoice id.
-		{file: "payment_intent_succeeded.json",
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:11.000Z","customerExternalId":"user_8412","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`},
+		stripeIntent,
 		{file: "checkout_session_completed_async_unpaid.json",
 			notSale: `[data.object.payment_status,data.object.status]|0 paid succeeded`},
 		{file: "checkout_session_async_payment_succeeded.json",
@@ -57,7 +136,8 @@ var presetCases = map[string][]presetCase{
 		{file: "checkout_session_completed_subscription.json",
 			want: `{"event":"sale","timestamp":"2026-04-10T13:08:20.000Z","customerExternalId":"user_5120","email":"sam.lee@example.co.uk","name":"Sam Lee","currency":"GBP","amount":29.0,"invoiceId":"in_1PwW2cKZ3qJ8yWbN3cD4eF5g","clickId":"cl_Sub5120x"}`},
 		{file: "payment_intent_succeeded_untagged.json",
-			notSale: `[[@this]|#(data.object.object=="checkout.session"),data.object.metadata.customer_id]|0`},
+			notSale: `[[@this]|#(data.object.object=="checkout.session")|data.object.object,data.object.metadata.customerExternalId,data.object.metadata.customer_external_id,data.object.metadata.customerId,data.object.metadata.customer_id,data.object.metadata.userId,data.object.metadata.user_id]|#(!="")`,
+			reason:  "untagged_intent"},
 		{file: "payment_intent_payment_failed.json",
 			notSale: `type checkout.session.completed checkout.session.async_payment_succeeded payment_intent.succeeded`},
 		{file: "charge_refunded.json",
@@ -76,15 +156,31 @@ var presetCases = map[string][]presetCase{
 		{file: "payment_intent_succeeded_payment_element.json",
 			want: `{"event":"sale","timestamp":"2026-04-10T13:56:40.000Z","customerExternalId":"user_3307","email":"jonas.berg@example.se","name":"Jonas Berg","currency":"EUR","amount":89.0,"invoiceId":"pi_3PwZc1KZ3qJ8yWbN7fG8hI9j","clickId":"cl_Pe3307Qa"}`},
 		// A session the shop created without client_reference_id is a sale
-		// it misconfigured: rejected, never guessed, never silently dropped.
-		{file: "checkout_session_completed_without_customer.json", rejectField: "customer_id"},
+		// it misconfigured: rejected, never guessed, never silently dropped,
+		// and the rejection names the session.
+		{file: "checkout_session_completed_without_customer.json", rejectField: "customer_id",
+			rejectObject: "cs_live_g7Ws9bZ4Fz5CiRdV0yPj8NhT2eXlK6mQaUu3oDc1IwSsG8tHk4JfM9nEp"},
+		// A shop that follows Dub's Stripe guide: its customer in
+		// metadata, a team id in client_reference_id. The tag wins.
+		{file: "checkout_session_completed.json", label: "tag_before_client_reference_id",
+			edit: []string{`"client_reference_id": "user_8412"`, `"client_reference_id": "team_2210"`,
+				`"click_id": "cl_7Hq2x9Lm",`, `"customerExternalId": "user_4410", "click_id": "cl_7Hq2x9Lm",`},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_4410","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`},
+		// Dub's Stripe links put the click in client_reference_id as
+		// dub_id_…: it is no customer.
+		{file: "checkout_session_completed.json", label: "dub_click_reference",
+			edit:        []string{`"client_reference_id": "user_8412"`, `"client_reference_id": "dub_id_7Hq2x9Lm"`},
+			rejectField: "customer_id", rejectObject: "cs_live_a1Qm3vT8Zt9WcLxP4sJd2HbN6yRfE0gKuVo7iXw5CqMlA2nBe8DzG3hYj"},
 	},
-	"shopify": {
+		tagged(stripeIntent, `"customer_id": "user_8412"`, `"%s": "user_8412"`, acceptedCustomerNames),
+		tagged(stripeIntent, `"click_id": "cl_7Hq2x9Lm"`, `"%s": "cl_7Hq2x9Lm"`, acceptedClickNames),
+	),
+	"shopify": slices.Concat([]presetCase{
 		// Shopify's documented ids exceed 2^53: every digit is kept.
-		{file: "orders_paid.json",
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"jon@example.com","name":"John Smith","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`},
-		{file: "orders_paid_customer_fallback.json",
-			want: `{"event":"sale","timestamp":"2026-04-11T15:30:00.000Z","customerExternalId":"7190349406483","email":"maria.garcia@example.com","name":"Maria Garcia","currency":"USD","amount":59.99,"invoiceId":"5940139491234"}`},
+		shopifyPaid,
+		// An order the storefront did not tag: Shopify's own customer id
+		// is no customerExternalId, so it is rejected, naming the order.
+		{file: "orders_paid_untagged.json", rejectField: "customer_id", rejectObject: "5940139491234"},
 		// An order without a customer (Shopify POS, or an order an app
 		// created without one): the billing address names the buyer.
 		{file: "orders_paid.json", without: []string{"customer"},
@@ -104,17 +200,22 @@ var presetCases = map[string][]presetCase{
 		{file: "refunds_create.json",
 			notSale: `financial_status paid`},
 	},
-	"paddle": {
-		{file: "transaction_completed.json",
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.482Z","customerExternalId":"user_8412","currency":"USD","amount":297.0,"invoiceId":"txn_01k7r3f9x2m4p6q8s0u2w4y6za","clickId":"cl_7Hq2x9Lm"}`},
-		{file: "transaction_completed_renewal_jpy.json",
-			want: `{"event":"sale","timestamp":"2026-05-10T12:45:09.905Z","customerExternalId":"user_8412","currency":"JPY","amount":4980,"invoiceId":"txn_01j2kd9w4r5fc7x6y3b8q1m0za","clickId":"cl_7Hq2x9Lm"}`},
+		tagged(shopifyPaid, `"name": "customer_id"`, `"name": "%s"`, acceptedCustomerNames),
+		tagged(shopifyPaid, `"name": "click_id"`, `"name": "%s"`, acceptedClickNames),
+	),
+	"paddle": slices.Concat([]presetCase{
+		paddleCompleted,
+		paddleRenewal,
 		// A renewal Paddle billed without the shop's custom data is not
 		// this webhook's sale; a checkout the shop opened without it is a
-		// misconfiguration, rejected.
+		// misconfiguration, rejected, naming the transaction.
 		{file: "transaction_completed_renewal_untagged.json",
-			notSale: `[[@this]|#(data.origin=="web"),[@this]|#(data.origin=="api"),data.custom_data.customer_id]|0`},
-		{file: "transaction_completed_without_customer.json", rejectField: "customer_id"},
+			notSale: `[[@this]|#(data.origin=="web")|data.origin,[@this]|#(data.origin=="api")|data.origin,data.custom_data.customerExternalId,data.custom_data.customer_external_id,data.custom_data.customerId,data.custom_data.customer_id,data.custom_data.userId,data.custom_data.user_id]|#(!="")`},
+		{file: "transaction_completed_without_customer.json", rejectField: "customer_id", rejectObject: "txn_01k7s0a2c4e6g8j0l2n4q6s8u0"},
+		// A transaction the shop created through the API is its own too.
+		{file: "transaction_completed_without_customer.json", label: "origin_api",
+			edit:        []string{`"origin": "web"`, `"origin": "api"`},
+			rejectField: "customer_id", rejectObject: "txn_01k7s0a2c4e6g8j0l2n4q6s8u0"},
 		{file: "transaction_paid.json",
 			notSale: `event_type transaction.completed`},
 		{file: "transaction_completed_free_trial.json",
@@ -124,11 +225,18 @@ var presetCases = map[string][]presetCase{
 		{file: "adjustment_created_refund.json",
 			notSale: `event_type transaction.completed`},
 	},
-	"lemonsqueezy": {
-		{file: "order_created.json",
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":11.99,"invoiceId":"b8e4f5a1-3c2d-4e6f-8a9b-0c1d2e3f4a5b","clickId":"cl_7Hq2x9Lm"}`},
+		tagged(paddleCompleted, `"customer_id": "user_8412"`, `"%s": "user_8412"`, acceptedCustomerNames),
+		tagged(paddleCompleted, `"click_id": "cl_7Hq2x9Lm"`, `"%s": "cl_7Hq2x9Lm"`, acceptedClickNames),
+		// A renewal counts under any of the names too.
+		tagged(paddleRenewal, `"customer_id": "user_8412"`, `"%s": "user_8412"`, acceptedCustomerNames),
+	),
+	"lemonsqueezy": slices.Concat([]presetCase{
+		lemonOrder,
 		{file: "order_created_eur.json",
 			want: `{"event":"sale","timestamp":"2026-04-10T13:02:44.000Z","customerExternalId":"user_2291","email":"mara.vogel@example.de","name":"Mara Vogel","currency":"EUR","amount":24.99,"invoiceId":"4d3c2b1a-0f9e-4d8c-b7a6-5e4f3a2b1c0d"}`},
+		// An order bought through a link without custom data: Lemon
+		// Squeezy's own customer_id is not the shop's.
+		{file: "order_created.json", without: []string{"meta.custom_data"}, rejectField: "customer_id", rejectObject: "5120437"},
 		{file: "order_created_pending.json",
 			notSale: `data.attributes.status paid`},
 		{file: "order_refunded.json",
@@ -140,39 +248,45 @@ var presetCases = map[string][]presetCase{
 		{file: "subscription_payment_success.json",
 			notSale: `meta.event_name order_created`},
 	},
-	"medusa": {
-		// The cart's metadata wins over the cookie.
-		{file: "cart_complete_order.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Cookie01"},
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		tagged(lemonOrder, `"customer_id": "user_8412"`, `"%s": "user_8412"`, acceptedCustomerNames),
+		tagged(lemonOrder, `"click_id": "cl_7Hq2x9Lm"`, `"%s": "cl_7Hq2x9Lm"`, acceptedClickNames),
+	),
+	"medusa": slices.Concat([]presetCase{
+		// Completed with ?fields=+customer_id: Medusa's customer, the
+		// browser's click.
+		{file: "cart_complete_order.json", vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_7Hq2x9Lm"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		// Completed as the JS SDK's complete() does by default, asking for
+		// no fields: no customer_id and no email. Rejected, naming the
+		// order.
+		{file: "cart_complete_order.json", without: []string{"order.customer_id", "order.email"},
+			rejectField: "customer_id", rejectObject: "order_01JRK4M8N2P6Q0R4S8T2V6W0XY"},
 		// A click on this very request (the variable) is newer than the cookie.
 		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Ck9Tom64", "{http.vars.click_id}": "cl_Var00001"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Var00001"}`},
-		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Ck9Tom64"},
-			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Ck9Tom64"}`},
-		{file: "cart_complete_guest_cookie.json", vars: map[string]string{"{http.vars.click_id}": "cl_Var00001"},
-			want: `{"event":"sale","timestamp":"2026-04-10T13:05:44.918Z","customerExternalId":"cus_01JRK6Z8Y6X4W2V0T8S6R4Q2P0","email":"tom.baker@example.co.uk","name":"Tom Baker","currency":"GBP","amount":64.0,"invoiceId":"order_01JRK7A2B4C6D8E0F2G4H6J8K0","clickId":"cl_Var00001"}`},
 		// A cart completed with one address only: the name comes from
 		// whichever it has.
-		{file: "cart_complete_order.json", without: []string{"order.billing_address"},
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
-		{file: "cart_complete_order.json", without: []string{"order.shipping_address"},
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"user_8412","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		{file: "cart_complete_order.json", without: []string{"order.billing_address"}, vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_7Hq2x9Lm"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		{file: "cart_complete_order.json", without: []string{"order.shipping_address"}, vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_7Hq2x9Lm"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		// The payment provider threw: 200 with the cart and the error.
 		{file: "cart_complete_payment_error.json",
+			notSale: `type order`},
+		// The provider refused the authorisation: 400 not_allowed.
+		{file: "cart_complete_not_allowed.json",
 			notSale: `type order`},
 		{file: "cart_complete_v1_order.json",
 			notSale: `order.id`},
 		{file: "cart_complete_free_order.json",
 			notSale: `[order.total,!1]|0`},
 	},
-	"saleor": {
-		{file: "checkout_complete.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_Cookie01"},
-			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.314Z","customerExternalId":"user_8412","email":"priya.nair@example.com","name":"Priya Nair","currency":"USD","amount":128.74,"invoiceId":"T3JkZXI6NWY5ZTFjM2EtN2IyZC00ZThmLTlhMGMtMWQzZTVmN2E5YjJj","clickId":"cl_7Hq2x9Lm"}`},
-		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkLiWei1"},
-			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_CkLiWei1"}`},
+		fromBrowser(medusaGuest, "cl_Ck9Tom64"),
+	),
+	"saleor": slices.Concat([]presetCase{
+		saleorComplete,
 		// A click on this very request (the variable) is newer than the cookie.
 		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkLiWei1", "{http.vars.click_id}": "cl_Var00002"},
-			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_Var00002"}`},
-		{file: "checkout_complete_guest_cookie.json", vars: map[string]string{"{http.vars.click_id}": "cl_Var00002"},
 			want: `{"event":"sale","timestamp":"2026-04-10T13:20:00.000Z","customerExternalId":"user_6021","email":"li.wei@example.com","name":"Li Wei","currency":"USD","amount":30.01,"invoiceId":"T3JkZXI6NmEwZjJkNGItOGMzZS00ZjlhLWExYjItYzNkNGU1ZjZhN2I4","clickId":"cl_Var00002"}`},
 		// A signed-in buyer whose checkout carries no metadata: Saleor's
 		// user id, and the click from the cookie.
@@ -190,8 +304,58 @@ var presetCases = map[string][]presetCase{
 			notSale: `data.checkoutComplete.order.id`},
 		{file: "checkout_complete_free_order.json",
 			notSale: `[data.checkoutComplete.order.total.gross.amount,!1]|0`},
-		{file: "checkout_complete_without_customer.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkAnon01"}, rejectField: "customer_id"},
+		{file: "checkout_complete_without_customer.json", vars: map[string]string{"{http.request.cookie.clickId}": "cl_CkAnon01"},
+			rejectField: "customer_id", rejectObject: "T3JkZXI6OGMyYjRmNmQtMGU1YS00YjFjLWMzZDQtZTVmNmE3YjhjOWQw"},
 	},
+		tagged(saleorComplete, `"key": "customer_id"`, `"key": "%s"`, acceptedCustomerNames),
+		tagged(saleorComplete, `"key": "click_id"`, `"key": "%s"`, acceptedClickNames),
+		fromBrowser(saleorGuest, "cl_CkLiWei1"),
+	),
+	"medusa_customer": slices.Concat([]presetCase{
+		// Registered from a storefront that tagged the customer: its
+		// metadata wins over the browser's cookie.
+		medusaServerSide,
+		{file: "customer_create_server_side.json", vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_Cookie01"},
+			want: medusaServerSide.want},
+		// A sign-up without a click is still read; whether it is sent is
+		// the lead's own rule.
+		{file: "customer_create.json",
+			want: `{"event":"lead","timestamp":"2026-04-08T09:12:40.511Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer"}`},
+		// The email has an account already: 422, no customer.
+		{file: "customer_create_duplicate.json",
+			notSale: `customer.id`},
+	},
+		tagged(medusaServerSide, `"cms_rf": "cl_Jb5Kd81q"`, `"%s": "cl_Jb5Kd81q"`, acceptedClickNames),
+		fromBrowser(medusaCustomer, "cl_7Hq2x9Lm"),
+	),
+	"saleor_register": slices.Concat([]presetCase{
+		// The click in the user's metadata wins over the cookie.
+		{file: "account_register.json", vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_Cookie01"},
+			want: saleorRegister.want},
+		// With email confirmation on, the account exists already: a sign-up.
+		{file: "account_register.json", label: "requires_confirmation",
+			edit: []string{`"requiresConfirmation": false`, `"requiresConfirmation": true`},
+			want: saleorRegister.want},
+		{file: "account_register_errors.json",
+			notSale: `data.accountRegister.user`},
+		// Saleor 3.21 and later answer every registration with user.id "":
+		// rejected, loudly.
+		{file: "account_register_without_id.json", rejectField: "customer_id"},
+	},
+		tagged(saleorRegister, `"key": "click_id"`, `"key": "%s"`, acceptedClickNames),
+		fromBrowser(presetCase{file: "account_register.json", without: []string{"data.accountRegister.user.metadata"}, want: saleorRegister.want}, "cl_7Hq2x9Lm"),
+	),
+	"clerk": slices.Concat([]presetCase{
+		clerkCreated,
+		// A user the shop created through the Backend API with its own id.
+		{file: "user_created.json", label: "external_id",
+			edit: []string{`"external_id": null`, `"external_id": "usr_1042"`},
+			want: `{"event":"lead","timestamp":"2026-04-08T10:32:11.000Z","customerExternalId":"usr_1042","email":"mara.vogel@example.de","name":"Mara Vogel","clickId":"cl_Zp4Kd81r"}`},
+		{file: "user_updated.json",
+			notSale: `type user.created`},
+	},
+		tagged(clerkCreated, `"dub_id": "cl_Zp4Kd81r"`, `"%s": "cl_Zp4Kd81r"`, acceptedClickNames),
+	),
 }
 
 func presetFixture(t *testing.T, preset, file string) []byte {
@@ -203,9 +367,11 @@ func presetFixture(t *testing.T, preset, file string) []byte {
 	return body
 }
 
+// presetSpec builds a preset's spec as its handler does: lead_track for a
+// lead preset, sale_track for a sale's.
 func presetSpec(t *testing.T, name string) *Spec {
 	t.Helper()
-	spec, err := BuildSpec(SpecConfig{Preset: name})
+	spec, err := BuildSpec(SpecConfig{Preset: name, Kind: presetRegistry[name].kind()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,32 +386,62 @@ func presetResolver(vars map[string]string) Resolver {
 func (tc presetCase) expected() string {
 	switch {
 	case tc.notSale != "":
-		return "not a sale: " + tc.notSale
+		return notSaleOutcome(tc.notSale, tc.reason)
 	case tc.rejectField != "":
-		return "rejected: " + tc.rejectField
+		return rejectOutcome(tc.rejectField, tc.rejectObject)
 	}
-	return "sale: " + tc.want
+	return "event: " + tc.want
+}
+
+func notSaleOutcome(condition, reason string) string {
+	if reason != "" {
+		return "not an event: " + condition + " (" + reason + ")"
+	}
+	return "not an event: " + condition
+}
+
+func rejectOutcome(field, object string) string {
+	if object != "" {
+		return "rejected: " + field + " in " + object
+	}
+	return "rejected: " + field
 }
 
 // presetOutcome is what spec makes of a case's fixture: the payload, the
-// condition that failed, or the field that was rejected.
+// condition that failed and its reason, or the field that was rejected
+// and the object the rejection names.
 func presetOutcome(t *testing.T, spec *Spec, preset string, tc presetCase) string {
 	body := presetFixture(t, preset, tc.file)
 	if len(tc.without) > 0 {
 		body = presetWithout(t, body, tc.without)
 	}
+	body = presetEdit(t, body, tc.edit)
 	ev, err := spec.Extract(body, presetResolver(tc.vars), presetCaptureTime)
 	var notSale *NotSaleError
 	var reject *RejectError
 	switch {
 	case errors.As(err, &notSale):
-		return "not a sale: " + notSale.Condition
+		return notSaleOutcome(notSale.Condition, notSale.Reason)
 	case errors.As(err, &reject):
-		return "rejected: " + reject.Field
+		return rejectOutcome(reject.Field, reject.Object)
 	case err != nil:
 		return "error: " + err.Error()
 	}
-	return "sale: " + string(ev.Payload(false))
+	return "event: " + string(ev.Payload(false))
+}
+
+// presetEdit replaces text in a fixture, pairs of old and new. Text that
+// is not there fails the test, so an edited case cannot quietly edit
+// nothing.
+func presetEdit(t *testing.T, body []byte, edit []string) []byte {
+	t.Helper()
+	for i := 0; i+1 < len(edit); i += 2 {
+		if !bytes.Contains(body, []byte(edit[i])) {
+			t.Fatalf("edit %s: not in the fixture", edit[i])
+		}
+		body = bytes.ReplaceAll(body, []byte(edit[i]), []byte(edit[i+1]))
+	}
+	return body
 }
 
 // presetWithout deletes dotted object paths from a JSON body. Numbers keep
@@ -281,11 +477,15 @@ func presetWithout(t *testing.T, body []byte, paths []string) []byte {
 	return out.Bytes()
 }
 
-// name is the case's subtest name: its file, and what was deleted from it.
+// name is the case's subtest name: its file, what was deleted from it and
+// its label.
 func (tc presetCase) name() string {
 	n := strings.TrimSuffix(tc.file, ".json")
 	if len(tc.without) > 0 {
 		n += "/without_" + strings.Join(tc.without, "+")
+	}
+	if tc.label != "" {
+		n += "/" + tc.label
 	}
 	return n
 }
@@ -401,52 +601,82 @@ func TestPresetStripeCurrencyDigits(t *testing.T) {
 	}
 }
 
-// A PaymentIntent the shop did not tag is not a sale of the stripe preset;
-// one it tagged is, even outside Checkout.
+// A PaymentIntent the shop did not tag is not a sale of the stripe preset,
+// and says so by its reason name; one it tagged under any customer name
+// is, even outside Checkout.
 func TestPresetStripeIntentNeedsMetadata(t *testing.T) {
 	spec := presetSpec(t, "stripe")
 	base := `{"type":"payment_intent.succeeded","created":1775825110,"data":{"object":{"id":"pi_2","object":"payment_intent","status":"succeeded","amount_received":500,"currency":"usd","metadata":%s}}}`
-	for meta, wantSale := range map[string]bool{
-		`{}`:                  false,
-		`{"customer_id":""}`:  false,
-		`{"order":"A-1"}`:     false,
-		`{"customer_id":"u"}`: true,
+	for meta, want := range map[string]string{
+		`{}`:                               "",
+		`{"customer_id":""}`:               "",
+		`{"order":"A-1"}`:                  "",
+		`{"client_reference_id":"u"}`:      "",
+		`{"customer_id":"u"}`:              "u",
+		`{"userId":"u"}`:                   "u",
+		`{"customer_id":"","user_id":"u"}`: "u",
 	} {
-		_, err := spec.Extract([]byte(strings.Replace(base, "%s", meta, 1)), nil, presetCaptureTime)
-		if wantSale && err != nil {
-			t.Errorf("metadata %s: %v", meta, err)
+		ev, err := spec.Extract([]byte(strings.Replace(base, "%s", meta, 1)), nil, presetCaptureTime)
+		if want != "" {
+			if err != nil || ev.CustomerExternalID != want {
+				t.Errorf("metadata %s: %v, %v; want a sale for %s", meta, ev, err, want)
+			}
+			continue
 		}
 		var notSale *NotSaleError
-		if !wantSale && !errors.As(err, &notSale) {
-			t.Errorf("metadata %s: got %v, want a *NotSaleError", meta, err)
+		if !errors.As(err, &notSale) || notSale.Reason != "untagged_intent" {
+			t.Errorf("metadata %s: got %v, want a *NotSaleError with reason untagged_intent", meta, err)
 		}
 	}
 }
 
+// Shopify's documented ids exceed 2^53: the invoice id keeps every digit,
+// and so does the order a rejection names.
 func TestPresetShopifyKeepsLargeIDs(t *testing.T) {
 	spec := presetSpec(t, "shopify")
 	body := presetFixture(t, "shopify", "orders_paid.json")
-	// The documented customer id, read when the storefront set no
-	// customer_id attribute.
-	body = []byte(strings.Replace(string(body), `"name": "customer_id"`, `"name": "something_else"`, 1))
 	ev, err := spec.Extract(body, nil, presetCaptureTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.InvoiceID != "820982911946154508" || ev.CustomerExternalID != "115310627314723954" {
-		t.Fatalf("invoice %q customer %q: digits lost", ev.InvoiceID, ev.CustomerExternalID)
+	if ev.InvoiceID != "820982911946154508" {
+		t.Fatalf("invoice %q: digits lost", ev.InvoiceID)
+	}
+	untagged := presetEdit(t, body, []string{`"name": "customer_id"`, `"name": "something_else"`})
+	_, err = spec.Extract(untagged, nil, presetCaptureTime)
+	var reject *RejectError
+	if !errors.As(err, &reject) || reject.Object != "820982911946154508" || reject.InvoiceID != "820982911946154508" {
+		t.Fatalf("untagged order: %v (%+v); want a rejection naming order 820982911946154508", err, reject)
+	}
+}
+
+// A lead preset is chosen by lead_track, a sale preset by sale_track;
+// neither reads the other's event.
+func TestPresetKinds(t *testing.T) {
+	for _, name := range PresetNames() {
+		kind := presetRegistry[name].kind()
+		other := KindLead
+		if kind == KindLead {
+			other = KindSale
+		}
+		if _, err := BuildSpec(SpecConfig{Preset: name, Kind: kind}); err != nil {
+			t.Errorf("%s as a %s: %v", name, kind, err)
+		}
+		if _, err := BuildSpec(SpecConfig{Preset: name, Kind: other}); err == nil || !strings.Contains(err.Error(), "reads a "+kind) {
+			t.Errorf("%s as a %s: %v, want a refusal", name, other, err)
+		}
 	}
 }
 
 func TestPresetNames(t *testing.T) {
-	want := []string{"lemonsqueezy", "medusa", "paddle", "saleor", "shopify", "stripe"}
+	want := []string{"clerk", "lemonsqueezy", "medusa", "medusa_customer", "paddle", "saleor", "saleor_register", "shopify", "stripe"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("PresetNames() = %v, want %v", got, want)
 	}
 	if !sort.StringsAreSorted(PresetNames()) {
 		t.Fatal("not sorted")
 	}
-	if _, err := LookupPreset("woocommerce"); err == nil || !strings.Contains(err.Error(), "known: lemonsqueezy, medusa") {
+	if _, err := LookupPreset("woocommerce"); err == nil || !strings.Contains(err.Error(), "known: clerk, lemonsqueezy, medusa") {
 		t.Fatalf("unknown preset: %v; want an error listing the known ones", err)
 	}
 	if _, err := BuildSpec(SpecConfig{Preset: "woocommerce"}); err == nil {
@@ -471,15 +701,26 @@ func TestPresetsAreWellFormed(t *testing.T) {
 				t.Errorf("%s: %s has no sources", name, key)
 			}
 		}
-		for _, required := range []Field{FieldAmount, FieldCurrency, FieldCustomerID, FieldInvoiceID, FieldTimestamp, FieldClickID} {
-			if len(p.Fields[required]) == 0 {
-				t.Errorf("%s: no %s", name, required)
+		required := []Field{FieldAmount, FieldCurrency, FieldCustomerID, FieldInvoiceID, FieldTimestamp, FieldClickID}
+		if p.kind() == KindLead {
+			required = []Field{FieldCustomerID, FieldTimestamp, FieldClickID}
+			for _, f := range []Field{FieldAmount, FieldCurrency, FieldInvoiceID, FieldAmountDigits} {
+				if len(p.Fields[f]) > 0 {
+					t.Errorf("%s: a lead has no %s", name, f)
+				}
+			}
+		} else if len(p.ObjectID) == 0 {
+			t.Errorf("%s: no object id: a rejected sale could not be found", name)
+		}
+		for _, f := range required {
+			if len(p.Fields[f]) == 0 {
+				t.Errorf("%s: no %s", name, f)
 			}
 		}
 		if len(p.When) == 0 {
-			t.Errorf("%s: no conditions: every body would be a sale", name)
+			t.Errorf("%s: no conditions: every body would count", name)
 		}
-		spec, err := buildSpec(p, SpecConfig{})
+		spec, err := buildSpec(p, SpecConfig{Kind: p.kind()})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -504,11 +745,16 @@ func TestLookupPresetReturnsCopy(t *testing.T) {
 	p.When[0].Values[0] = "changed"
 	p.When = append(p.When, Condition{Path: "x"})
 	p.AmountUnit = fx.Major
+	p.ObjectID[0] = "changed"
 
 	again, _ := LookupPreset("stripe")
 	if again.Fields[FieldAmount][0] != "data.object.amount_total" || len(again.Fields[FieldEmail]) == 0 ||
-		again.When[0].Values[0] != "checkout.session.completed" || len(again.When) != 3 || again.AmountUnit != fx.Minor {
+		again.When[0].Values[0] != "checkout.session.completed" || len(again.When) != 3 || again.AmountUnit != fx.Minor ||
+		again.ObjectID[0] != "data.object.id" {
 		t.Fatalf("the registry was modified through a copy: %+v", again)
+	}
+	if again.When[2].Reason != "untagged_intent" {
+		t.Fatalf("a copy lost the condition's reason: %+v", again.When[2])
 	}
 }
 

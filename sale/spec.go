@@ -32,6 +32,9 @@ type Spec struct {
 	AmountUnit      fx.Unit
 	DefaultCurrency string
 	When            []Condition
+	// ObjectID lists where the provider's id of the paid object is: a
+	// RejectError names it (its preset's ObjectID).
+	ObjectID []Source
 }
 
 // Condition must hold for a body to count as a sale.
@@ -42,18 +45,21 @@ type Condition struct {
 	// String()); without them the path must exist and be truthy (not
 	// false, null, 0 or empty). Optional.
 	Values []string `json:"values,omitempty"`
+	// Reason names, for a count, why a body that fails this condition is
+	// not an event (NotSaleError.Reason); presets only.
+	Reason string `json:"-"`
 }
 
 // conditionsHold reports whether every condition holds for the raw body;
-// when one does not, it says which. gjson.GetBytes copies only what each
+// when one does not, it gives it. gjson.GetBytes copies only what each
 // path finds, where parsing the body first would copy all of it.
-func (s *Spec) conditionsHold(body []byte) (bool, string) {
+func (s *Spec) conditionsHold(body []byte) (bool, Condition) {
 	for _, c := range s.When {
 		if !c.holds(gjson.GetBytes(body, c.Path)) {
-			return false, c.String()
+			return false, c
 		}
 	}
-	return true, ""
+	return true, Condition{}
 }
 
 // holds says whether the condition holds for r, what its path found. A
