@@ -62,9 +62,9 @@ func TestLeadTrackInProcess(t *testing.T) {
 	signUp(t, tester, "/signup/cus_1", "cl_lead1") // the same sign-up again
 	signUp(t, tester, "/signup/cus_2", "")         // no click
 	signUp(t, tester, "/verified/cus_1", "")       // the deferred sign-up's second step
-	reqs := plat.WaitRequests(t, 2)
+	plat.WaitRequests(t, 2)
 	time.Sleep(200 * time.Millisecond) // room for a request that must not come
-	reqs = plat.Requests()
+	reqs := plat.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want the deferred lead and its follow-up", len(reqs))
 	}

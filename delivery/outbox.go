@@ -277,21 +277,22 @@ func (o *Outbox) batch(op string, fn func(*bolt.Tx) error) error {
 // it to finish. A transaction that finds the file damaged (bbolt panics
 // on a bad page) fails alone, and the outbox moves to a fresh file.
 func (o *Outbox) guarded(op string, run func() error) error {
-	err, generation := o.runGuarded(run)
+	generation, err := o.runGuarded(run)
 	if isCorrupt(err) {
 		o.replaceDamaged(generation, err)
 	}
 	return o.wrap(op, err)
 }
 
-func (o *Outbox) runGuarded(run func() error) (err error, generation uint64) {
+func (o *Outbox) runGuarded(run func() error) (generation uint64, err error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
+	generation = o.generation // set before run, which may panic
 	if o.closed {
-		return ErrClosed, o.generation
+		return generation, ErrClosed
 	}
 	defer catchPanic(&err)
-	return run(), o.generation
+	return generation, run()
 }
 
 func (o *Outbox) wrap(op string, err error) error {
