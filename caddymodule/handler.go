@@ -352,18 +352,28 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		h.skip(r, "too_deep", err.Error())
 		return
 	case errors.As(err, &notSale):
+		// A condition that names its reason (an untagged Stripe intent) is
+		// counted under it; any other under "condition".
+		reason := notSale.Reason
+		if reason == "" {
+			reason = "condition"
+		}
 		setSaleVars(r, "not_sale", "", "")
-		metricSkipped(h.Route, h.kind, "condition")
-		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition), zap.String("uri", r.RequestURI))
+		metricSkipped(h.Route, h.kind, reason)
+		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition),
+			zap.String("reason", reason), zap.String("uri", r.RequestURI))
 		return
 	case errors.As(err, &rejected):
 		setSaleVars(r, "rejected", rejected.InvoiceID, "")
 		metricRejected(h.Route, h.kind, rejected.Field)
-		h.logger.Warn("sale rejected",
+		// The provider's object id names the payment in its dashboard,
+		// where a shop can see why nothing counted.
+		h.logger.Warn(eventLabel(h.kind)+" rejected",
 			zap.String("route", h.Route),
 			zap.String("field", rejected.Field),
 			zap.String("reason", rejected.Reason),
 			zap.String("invoice_id", rejected.InvoiceID),
+			zap.String("object", rejected.Object),
 			zap.String("uri", r.RequestURI))
 		return
 	case err != nil:
