@@ -87,6 +87,9 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 
 	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC()}
+	if s.Kind != KindLead {
+		ev.PaymentProcessor = s.PaymentProcessor
+	}
 	invoice := s.fullText(s.Sources[FieldInvoiceID], doc, resolve)
 	ev.InvoiceID = capLength(invoice)
 	ev.setInvoiceKey(invoice)

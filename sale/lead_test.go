@@ -60,3 +60,21 @@ func TestLeadSpecRules(t *testing.T) {
 		}
 	}
 }
+
+// A sale read by a payment provider's preset names the provider, which
+// Dub records (and takes only from its list: others are "custom").
+func TestPresetNamesItsPaymentProcessor(t *testing.T) {
+	dub := mustPlatform(t, "dub")
+	for _, tc := range []struct{ preset, fixture, want string }{
+		{"stripe", "checkout_session_completed.json", `"paymentProcessor":"stripe"`},
+		{"lemonsqueezy", "order_created.json", `"paymentProcessor":"custom"`},
+	} {
+		ev, err := presetSpec(t, tc.preset).Extract(presetFixture(t, tc.preset, tc.fixture), presetResolver(nil), presetCaptureTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(dub.Payload(ev, false)); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %s, want %s", tc.preset, got, tc.want)
+		}
+	}
+}

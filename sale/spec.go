@@ -26,6 +26,9 @@ type Spec struct {
 	Kind string
 	// Mode is a lead's mode, ModeDeferred or empty.
 	Mode string
+	// PaymentProcessor is the provider a sale preset reads (its name),
+	// for platforms that record it (Dub); empty otherwise.
+	PaymentProcessor string
 
 	// EventName is the event sent; empty for the platform's default.
 	EventName       string

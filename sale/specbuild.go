@@ -86,6 +86,9 @@ func buildSpec(p *Preset, c SpecConfig) (*Spec, error) {
 			merged[name] = sources
 		}
 		spec.AmountUnit = p.AmountUnit
+		if spec.Kind == KindSale {
+			spec.PaymentProcessor = p.Name
+		}
 		if spec.ObjectID, err = ParseSources(p.ObjectID); err != nil {
 			return nil, fmt.Errorf("preset %s: object id: %v", p.Name, err)
 		}
