@@ -212,22 +212,11 @@ func TestClickThroughCaddyPerPlatform(t *testing.T) {
 // starts no delivery (no outbox in Caddy's data directory, no rates
 // fetch) and uses the default platform's names.
 func TestClickCookieWithoutTheApp(t *testing.T) {
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(fmt.Sprintf(`
-	{
-		skip_install_trust
-		admin localhost:%d
-		http_port %d
-		https_port %d
-		grace_period 1ns
-		log {
-			level ERROR
-		}
-	}
+	tester := loadGlobal(t, "", fmt.Sprintf(`
 	%s {
 		click_cookie
 		respond "click={http.vars.click_id}" 200
-	}`, adminPort, httpPort, httpsPort, siteURL), "caddyfile")
+	}`, siteURL))
 	resp, body := getWithCookies(t, tester, "/?cms_rf=cl_42&clickId=cl_other", "")
 	if got := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(got, "cms_rf=cl_42; Path=/;") || body != "click=cl_42" {
 		t.Errorf("Set-Cookie %q, body %q; want the cms_rf click", got, body)

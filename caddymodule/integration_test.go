@@ -47,6 +47,17 @@ func newShop(t *testing.T) *fake.Shop {
 // the internet.
 func loadConfig(t *testing.T, saleTrack, sites string) *caddytest.Tester {
 	t.Helper()
+	return loadGlobal(t, fmt.Sprintf(`sale_track {
+			platform generic
+			fx_source http://127.0.0.1:9/eurofxref-daily.xml
+			%s
+		}`, saleTrack), sites)
+}
+
+// loadGlobal loads sites into the in-process Caddy behind the global
+// options every test shares and the options in global.
+func loadGlobal(t *testing.T, global, sites string) *caddytest.Tester {
+	t.Helper()
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 	tester.InitServer(fmt.Sprintf(`
 	{
@@ -58,18 +69,9 @@ func loadConfig(t *testing.T, saleTrack, sites string) *caddytest.Tester {
 		log {
 			level ERROR
 		}
-		sale_track {
-			platform generic
-			fx_source http://127.0.0.1:9/eurofxref-daily.xml
-			%s
-		}
+		%s
 	}
-	`, adminPort, httpPort, httpsPort, saleTrack)+sites, "caddyfile")
-	// What a test leaves queued, the next test's config (another
-	// storage_dir) takes over and delivers to that test's platform. So each
-	// test waits for its sales to be delivered, while its platform is up:
-	// this cleanup runs before the platform's, registered earlier.
-	t.Cleanup(func() { waitDelivered(t) })
+	`, adminPort, httpPort, httpsPort, global)+sites, "caddyfile")
 	return tester
 }
 

@@ -18,7 +18,7 @@ import (
 // webhookConfig puts a webhook receiver (source request) in front of the
 // shop's /webhooks/ route.
 func webhookConfig(adminPort, httpPort int, shop, endpoint, storage string) string {
-	return globalOptions(adminPort, httpPort, endpoint, storage, "") + fmt.Sprintf(`
+	return globalOptions(adminPort, httpPort, storage, genericTo(endpoint, "")) + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	handle /webhooks/* {
 		sale_track {

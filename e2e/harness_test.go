@@ -184,18 +184,17 @@ func startShop(t *testing.T) string {
 }
 
 // globalOptions is the Caddyfile's global block: admin and HTTP on the
-// given ports, the platform as the endpoint, quick retries; extra goes into
-// the sale_track block.
-func globalOptions(adminPort, httpPort int, endpoint, storage, extra string) string {
+// given ports, the test's API key and storage, quick retries, no rates
+// fetch; saleTrack goes into the sale_track block (the platform, where it
+// is).
+func globalOptions(adminPort, httpPort int, storage, saleTrack string) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	http_port %d
 	skip_install_trust
 	grace_period 2s
 	sale_track {
-		platform generic
 		fx_source http://127.0.0.1:9/eurofxref-daily.xml
-		endpoint %s
 		api_key e2e-secret-key
 		storage_dir %s
 		backoff_base 20ms
@@ -203,13 +202,19 @@ func globalOptions(adminPort, httpPort int, endpoint, storage, extra string) str
 		%s
 	}
 }
-`, adminPort, httpPort, endpoint, storage, extra)
+`, adminPort, httpPort, storage, saleTrack)
+}
+
+// genericTo is the sale_track lines that send to endpoint as a receiver of
+// the shop's own, plus extra.
+func genericTo(endpoint, extra string) string {
+	return "platform generic\n\t\tendpoint " + endpoint + "\n\t\t" + extra
 }
 
 // config is a Caddyfile with the shop behind sale_track and the platform
 // as its endpoint; extra goes into the global sale_track block.
 func config(adminPort, httpPort int, shop, endpoint, storage, extra string) string {
-	return globalOptions(adminPort, httpPort, endpoint, storage, extra) + fmt.Sprintf(`
+	return globalOptions(adminPort, httpPort, storage, genericTo(endpoint, extra)) + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	click_cookie
 	handle /checkout/* {

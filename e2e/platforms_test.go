@@ -15,23 +15,7 @@ import (
 // checkout (sale_track) behind click_cookie, for a hosted platform whose
 // API is the fake platform.
 func platformConfig(adminPort, httpPort int, shop, apiBase, storage, platform, attribution string) string {
-	return fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	http_port %d
-	skip_install_trust
-	grace_period 2s
-	sale_track {
-		platform %s
-		api_key e2e-secret-key
-		api_base %s
-		attribution %s
-		fx_source http://127.0.0.1:9/eurofxref-daily.xml
-		storage_dir %s
-		backoff_base 20ms
-		backoff_cap 200ms
-	}
-}
-
+	return globalOptions(adminPort, httpPort, storage, fmt.Sprintf("platform %s\n\t\tapi_base %s\n\t\tattribution %s", platform, apiBase, attribution)) + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	click_cookie
 	handle /signup/* {
@@ -48,7 +32,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, adminPort, httpPort, platform, apiBase, attribution, storage, httpPort, fake.OrderSaleTrack(), shop, shop)
+`, httpPort, fake.OrderSaleTrack(), shop, shop)
 }
 
 // visitor is a browser: it keeps cookies.
