@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -193,9 +194,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Attribution = AttributionLast
 	}
 	a.file = repl.ReplaceKnown(a.File, "")
-	if a.file == "" && (!a.sendsHTTP() || a.leadURL() == "") {
-		// Without an HTTP sink, or one that takes no leads, the events
-		// still go somewhere: the file.
+	if a.file == "" && (!a.sendsHTTP() || a.leadURL() == "" || a.saleURL() == "") {
+		// Without an HTTP sink, or one with nowhere to send sales or
+		// leads, the events still go somewhere: the file.
 		a.file = filepath.Join(a.storageDir, "sales.jsonl")
 	}
 	if a.file != "" {
@@ -234,7 +235,7 @@ func (a *App) Validate() error {
 	if err := checkAttribution(a.Attribution); err != nil {
 		return err
 	}
-	if err := a.checkPlatformSink(); err != nil {
+	if err := a.checkPlatformSink(a.apiKey); err != nil {
 		return err
 	}
 	if err := checkURLOption("fx_source", a.FxSource); err != nil {
@@ -325,11 +326,15 @@ func (a *App) eventURL(endpoint, path string) string {
 // every event of: one without an API key. The generic profile's receiver
 // is the shop's own, which may need none, but it needs somewhere to send
 // sales.
-func (a *App) checkPlatformSink() error {
+//
+// apiKey is the key as the check sees it: as written in the Caddyfile (a
+// placeholder counts as given), resolved at Validate (an unset variable
+// is no key).
+func (a *App) checkPlatformSink(apiKey string) error {
 	if !a.sendsHTTP() {
 		return nil
 	}
-	if a.platform.Name != "generic" && a.APIKey == "" {
+	if a.platform.Name != "generic" && apiKey == "" {
 		return fmt.Errorf("platform %s sends to its API, which needs api_key (or name platform generic for a receiver of your own)", a.platform.Name)
 	}
 	if a.platform.Name == "generic" && a.APIBase != "" {
@@ -403,6 +408,13 @@ func checkBackoff(base, limit time.Duration) error {
 func checkURLOption(name, raw string) error {
 	if err := httpcheck.URL(raw); err != nil {
 		return fmt.Errorf("%s %q: %w", name, httpcheck.Redact(raw), err)
+	}
+	if name == "api_base" {
+		// The profile's paths are appended to it: a query or fragment
+		// would swallow them.
+		if u, _ := url.Parse(raw); u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "#") || strings.HasSuffix(raw, "?") {
+			return fmt.Errorf("api_base %q: a base URL takes no query or fragment; give endpoint and lead_endpoint for full URLs", httpcheck.Redact(raw))
+		}
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	// The sink's rules need the whole block: they name its first line.
 	a.platform, _ = sale.LookupPlatform(a.Platform)
-	if err := a.checkPlatformSink(); err != nil {
+	if err := a.checkPlatformSink(a.APIKey); err != nil {
 		return errorAt(block, err)
 	}
 	return nil

@@ -27,7 +27,9 @@ func (a *App) commit(ev *sale.Event) string {
 	var res delivery.EnqueueResult
 	var err error
 	if d := a.currentPipeline(); d != nil {
-		d.convert(ev)
+		if !ev.IsLead() { // a lead carries no money
+			d.convert(ev)
+		}
 		res, err = d.enqueue(ev)
 	} else {
 		// The app failed to start: the sale still goes to disk, for the

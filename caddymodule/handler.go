@@ -79,7 +79,9 @@ type Handler struct {
 	// the currency's ISO 4217 digits.
 	AmountDigits []string `json:"amount_digits,omitempty"`
 
-	// Event is the event name sent to the platform. Default: sale.
+	// Event is the event name sent to the platform. Default: the
+	// platform's (cutmeshort: sale or sign_up; dub: Purchase or Sign up;
+	// generic: sale or lead).
 	Event string `json:"event,omitempty"`
 
 	// AmountUnit is "major" (12.45) or "minor" (1245 cents; divided by
@@ -113,7 +115,7 @@ type Handler struct {
 	Mode string `json:"mode,omitempty"`
 
 	// FollowUp marks a lead_track route that completes a deferred
-	// sign-up: its leads are sent without a click, which the platform
+	// sign-up: its leads are sent even without a click, which the platform
 	// finds by customerExternalId. Elsewhere a lead without a click is
 	// not attributable and is skipped. Default: false.
 	FollowUp bool `json:"follow_up,omitempty"`

@@ -72,6 +72,11 @@ func loadGlobal(t *testing.T, global, sites string) *caddytest.Tester {
 		%s
 	}
 	`, adminPort, httpPort, httpsPort, global)+sites, "caddyfile")
+	// What a test leaves queued, the next test's config (another
+	// storage_dir) takes over and delivers to that test's platform. So each
+	// test waits for its sales to be delivered, while its platform is up:
+	// this cleanup runs before the platform's, registered earlier.
+	t.Cleanup(func() { waitDelivered(t) })
 	return tester
 }
 

@@ -205,11 +205,15 @@ func (a *App) sendURL(url string) string {
 	return url
 }
 
-// warnLeadsFileOnly says so when an HTTP sink sends sales but has nowhere
-// to send leads: they go to the file sink only.
+// warnLeadsFileOnly says so when an HTTP sink has nowhere to send one kind
+// of event: those go to the file sink only.
 func (a *App) warnLeadsFileOnly(logger *zap.Logger) {
-	if a.sendsHTTP() && a.leadURL() == "" {
+	switch {
+	case !a.sendsHTTP():
+	case a.leadURL() == "":
 		logger.Warn("no lead_endpoint: leads go to the file sink only", zap.String("platform", a.platform.Name), zap.String("file", a.file))
+	case a.saleURL() == "":
+		logger.Warn("no endpoint: sales go to the file sink only", zap.String("platform", a.platform.Name), zap.String("file", a.file))
 	}
 }
 
@@ -350,6 +354,13 @@ func (d *pipeline) enqueue(ev *sale.Event) (delivery.EnqueueResult, error) {
 	}
 	if other := livePipeline(d.dir); other != nil && other != d {
 		return other.emitter.Enqueue(ev)
+	}
+	// Its directory is no longer in use (storage_dir changed): the
+	// pipeline in force takes it, where it will be delivered.
+	if next := newest.Load(); next != nil && next != d && livePipeline(next.dir) == next {
+		d.logger.Warn("a sale captured under the previous storage_dir goes to the outbox in use",
+			zap.String("from", d.outboxPath), zap.String("to", next.outboxPath), zap.String("event_id", ev.ID))
+		return next.emitter.Enqueue(ev)
 	}
 	return enqueueDirect(d.outboxPath, d.settings.Load().outbox, ev)
 }

@@ -57,6 +57,12 @@ func TestStorageDirChangeMovesQueuedSales(t *testing.T) {
 	if err := before.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// A sale the old config captures after it let go (a slow request
+	// still finishing) goes to the outbox in use too.
+	invoices = append(invoices, "inv_late")
+	if outcome := before.commit(testSale("inv_late")); outcome != outcomeCaptured {
+		t.Fatalf("late sale: %s", outcome)
+	}
 	if err := platform.Up(); err != nil {
 		t.Fatal(err)
 	}

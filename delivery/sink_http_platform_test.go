@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,5 +88,34 @@ func TestLeadsGoToTheLeadEndpoint(t *testing.T) {
 	}
 	if err := salesOnly.Send(context.Background(), lead); err != nil || len(plat.Requests()) != 1 {
 		t.Fatalf("a sink with no lead URL: %v, %d requests; want the lead left to the file", err, len(plat.Requests()))
+	}
+}
+
+// A lead the platform refuses once is delivered on its retry, read back
+// from the outbox file (only a first attempt comes from memory).
+func TestLeadIsDeliveredOnRetry(t *testing.T) {
+	plat := fake.NewPlatform()
+	defer plat.Close()
+	var calls atomic.Int32
+	plat.Script(func(fake.Request) fake.Reply {
+		if calls.Add(1) == 1 {
+			return fake.Reply{Status: http.StatusServiceUnavailable}
+		}
+		return fake.Reply{}
+	})
+	ob := obOpen(t, OutboxOptions{})
+	em := NewEmitter(ob, []Sink{profileSink(t, "cutmeshort", plat)}, EmitterOptions{BackoffBase: time.Millisecond, BackoffCap: time.Millisecond})
+	em.Start()
+	defer em.Stop()
+	lead := &sale.Event{Kind: sale.KindLead, CustomerExternalID: "cus_1", ClickID: "cl_1", Timestamp: time.Now(), CapturedAt: time.Now()}
+	if _, err := em.Enqueue(lead); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lead delivered on its retry", func() bool { return em.Stats().Delivered == 1 })
+	if reqs := plat.Requests(); len(reqs) != 2 || reqs[1].Path != "/track/lead" {
+		t.Fatalf("requests %+v, want a refused attempt and an accepted retry", reqs)
+	}
+	if letters, _, _ := em.DeadLetters(0, 10); len(letters) != 0 {
+		t.Fatalf("dead letters: %+v", letters)
 	}
 }

@@ -51,14 +51,16 @@ type Event struct {
 	// USD is the sale normalised to USD, when a rate was known.
 	USD *USDValue `json:"usd,omitempty"`
 
+	// DedupOverride is the dedup key when it is not the invoice id: a hash
+	// of an invoice id longer than InvoiceID may be, or a lead's key (see
+	// DedupKey). It is stored, so an event moved to another outbox dedups
+	// there as it did here.
+	DedupOverride string `json:"dedupKey,omitempty"`
+
 	// Repairs lists the fields whose captured value could not be used and
 	// what stood in for it, for the capture to log and count. They are not
 	// stored: a repair is reported once, when the sale is captured.
 	Repairs []Repair `json:"-"`
-
-	// invoiceKey dedups the sale: the whole invoice id, or a hash of it
-	// when it is longer than InvoiceID may be (see DedupKey).
-	invoiceKey string
 }
 
 // The event kinds Event.Kind holds.
@@ -88,12 +90,8 @@ type Repair struct {
 // distinct sales.
 func (e *Event) setInvoiceKey(invoice string) {
 	e.ID = EventID(invoice)
-	if invoice == "" {
-		return
-	}
-	e.invoiceKey = invoice
 	if invoice != e.InvoiceID {
-		e.invoiceKey = derivedKey("invoice", invoice)
+		e.DedupOverride = derivedKey("invoice", invoice)
 	}
 }
 
@@ -102,8 +100,8 @@ func (e *Event) setInvoiceKey(invoice string) {
 // so the proxy sends it once; the deferred first step of a sign-up and the
 // step that completes it are two events.
 func (e *Event) setLeadKey() {
-	e.invoiceKey = derivedKey("lead", e.CustomerExternalID+"\x00"+e.EventName+"\x00"+e.Mode)
-	e.ID = "lead_" + e.invoiceKey[len(e.invoiceKey)-32:]
+	e.DedupOverride = derivedKey("lead", e.CustomerExternalID+"\x00"+e.EventName+"\x00"+e.Mode)
+	e.ID = "lead_" + e.DedupOverride[len(e.DedupOverride)-32:]
 }
 
 // derivedKey is a dedup key made from text: a NUL byte and the kind first,
@@ -118,8 +116,8 @@ func derivedKey(kind, text string) string {
 // longer than MaxFieldLength characters a hash of all of it. Empty when
 // the sale has no invoice id.
 func (e *Event) DedupKey() string {
-	if e.invoiceKey != "" {
-		return e.invoiceKey
+	if e.DedupOverride != "" {
+		return e.DedupOverride
 	}
 	return e.InvoiceID
 }
@@ -198,14 +196,29 @@ func (e *Event) AppendRecord(dst []byte) ([]byte, error) {
 		dst = jsonwrite.Optional(dst, "date", e.USD.Date)
 		dst = append(dst, '}')
 	}
+	dst = jsonwrite.Optional(dst, "dedupKey", e.DedupOverride)
 	return append(dst, '}'), nil
 }
 
 // DecodeRecord decodes an event written by AppendRecord, or by any earlier
-// version: the record's JSON names never change.
+// version: the record's JSON names never change. A lead carries no money,
+// and its record's amount, {"number":"0","currency":""}, reads back as
+// none (currency.Amount itself refuses an empty currency).
 func DecodeRecord(data []byte) (*Event, error) {
+	type fields Event // Event's fields, without its methods
 	var e Event
-	if err := json.Unmarshal(data, &e); err != nil {
+	record := struct {
+		*fields
+		Amount json.RawMessage `json:"amount"`
+	}{fields: (*fields)(&e)}
+	if err := json.Unmarshal(data, &record); err != nil {
+		return nil, err
+	}
+	var money struct{ Currency string }
+	if len(record.Amount) == 0 || (json.Unmarshal(record.Amount, &money) == nil && money.Currency == "") {
+		return &e, nil
+	}
+	if err := json.Unmarshal(record.Amount, &e.Amount); err != nil {
 		return nil, err
 	}
 	return &e, nil

@@ -78,3 +78,31 @@ func TestPresetNamesItsPaymentProcessor(t *testing.T) {
 		}
 	}
 }
+
+// A lead's record, and a long invoice's, read back as the same event with
+// the same dedup key: a retry from disk, or a move to another outbox,
+// sends and dedups them as the first attempt did.
+func TestRecordsReadBackWithTheirDedupKeys(t *testing.T) {
+	vars := resolver(map[string]string{"{http.request.cookie.clickId}": "cl_1"})
+	lead, err := leadSpec(t, ModeDeferred).Extract([]byte(`{"customer":{"id":"cus_42","email":"a@b.c"}}`), vars, captureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := orderSpec(t).Extract([]byte(`{"order":{"id":"`+strings.Repeat("i", 300)+`","total":5},"customer":{"id":"u"}}`), nil, captureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []*Event{lead, long} {
+		record, err := ev.AppendRecord(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeRecord(record)
+		if err != nil {
+			t.Fatalf("%s: %v", record, err)
+		}
+		if back.DedupKey() != ev.DedupKey() || back.IsLead() != ev.IsLead() || string(back.Payload(false)) != string(ev.Payload(false)) {
+			t.Fatalf("read back as %+v, want %+v", back, ev)
+		}
+	}
+}
