@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/fx"
 	"github.com/saletrack/caddy-saletrack/sale"
@@ -64,13 +66,34 @@ func (a *App) commit(ev *sale.Event) string {
 }
 
 // commitLater commits ev in the background, for a response that must not
-// wait for the disk. Stop waits for such commits.
+// wait for the disk. The app's Stop waits for its commits, and so does the
+// process's exit: a request still draining when the sale_track app stops
+// commits after it did, straight into the outbox file.
 func (a *App) commitLater(ev *sale.Event) {
 	a.run.pending.add()
+	commitsInFlight.add()
 	go func() {
+		defer commitsInFlight.done()
 		defer a.run.pending.done()
 		a.commit(ev)
 	}()
+}
+
+// commitsInFlight counts every app's background commits, for the exit.
+var commitsInFlight pendingCommits
+
+// exitCommitWait bounds how long the process's exit waits for them.
+const exitCommitWait = 10 * time.Second
+
+func init() {
+	// Caddy runs exit callbacks after it has stopped every app, the http
+	// servers' draining included, and just before the process ends.
+	caddy.OnExit(func(context.Context) {
+		if n := commitsInFlight.wait(exitCommitWait); n > 0 {
+			caddy.Log().Named("sale_track").Error("exiting with sales still being committed; look for them in the log",
+				zap.Int("count", n))
+		}
+	})
 }
 
 // pendingCommits counts the commits running after their responses. Unlike

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,4 +173,41 @@ func TestDamagedBucketKeepsCaddyServing(t *testing.T) {
 		t.Fatalf("caddy exited:\n%s", proc.logs.String())
 	default:
 	}
+}
+
+// A browser's response completes before its sale is committed; stopping
+// Caddy the moment the last responses arrive still commits every one of
+// them before the process ends.
+func TestStopRightAfterCheckoutsLosesNone(t *testing.T) {
+	dir := t.TempDir()
+	plat := newPlatform(t)
+	plat.Down()
+	admin, port := fake.FreePort(), fake.FreePort()
+	cfg := config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), "")
+	proc := startCaddy(t, dir, admin, cfg)
+	var ids []string
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for c := 0; c < 8; c++ {
+		wg.Go(func() {
+			for i := 0; i < 5; i++ {
+				id := fmt.Sprintf("inv_stop_%d_%d", c, i)
+				if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/%s", port, id)); err != nil || status != 200 {
+					t.Errorf("checkout %s: %d %v", id, status, err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	proc.stop(15 * time.Second)
+
+	if err := plat.Up(); err != nil {
+		t.Fatal(err)
+	}
+	startCaddy(t, dir, admin, cfg)
+	plat.WaitInvoices(t, ids...)
 }
