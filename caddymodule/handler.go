@@ -363,7 +363,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		setSaleVars(r, "not_sale", "", "")
 		metricSkipped(h.Route, h.kind, reason)
 		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition),
-			zap.String("reason", reason), zap.String("uri", r.RequestURI))
+			zap.String("reason", reason), zap.String("path", r.URL.Path))
 		return
 	case errors.As(err, &rejected):
 		setSaleVars(r, "rejected", rejected.InvoiceID, "")
@@ -376,7 +376,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 			zap.String("reason", rejected.Reason),
 			zap.String("invoice_id", rejected.InvoiceID),
 			zap.String("object", rejected.Object),
-			zap.String("uri", r.RequestURI))
+			zap.String("path", r.URL.Path))
 		return
 	case err != nil:
 		h.skip(r, "extract", err.Error())
@@ -390,13 +390,13 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 			zap.String("field", string(repair.Field)),
 			zap.String("reason", repair.Reason),
 			zap.String("invoice_id", ev.InvoiceID),
-			zap.String("uri", r.RequestURI))
+			zap.String("path", r.URL.Path))
 	}
 	if ev.IsLead() && ev.ClickID == "" && !h.FollowUp {
 		// A lead ties a customer to a click; without one it ties nothing.
 		setSaleVars(r, "skipped", "", "")
 		metricSkipped(h.Route, h.kind, "no_click")
-		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("uri", r.RequestURI))
+		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", r.URL.Path))
 		return
 	}
 	if h.spec.FromRequest {
@@ -412,6 +412,10 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 	h.app.commitLater(ev)
 }
 
+// The log lines name the request by its path, never its query, which can
+// carry an email or a token (a verification link); the access log has the
+// rest.
+
 // skip records a candidate that could not be read as a sale.
 func (h *Handler) skip(r *http.Request, reason, detail string) {
 	setSaleVars(r, "skipped", "", "")
@@ -420,7 +424,7 @@ func (h *Handler) skip(r *http.Request, reason, detail string) {
 		zap.String("route", h.Route),
 		zap.String("reason", reason),
 		zap.String("detail", detail),
-		zap.String("uri", r.RequestURI))
+		zap.String("path", r.URL.Path))
 }
 
 // setSaleVars exposes the outcome to access logs and later handlers as
