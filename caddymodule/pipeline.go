@@ -214,6 +214,15 @@ func (a *App) warnLeadsFileOnly(logger *zap.Logger) {
 		logger.Warn("no lead_endpoint: leads go to the file sink only", zap.String("platform", a.platform.Name), zap.String("file", a.file))
 	case a.saleURL() == "":
 		logger.Warn("no endpoint: sales go to the file sink only", zap.String("platform", a.platform.Name), zap.String("file", a.file))
+	case a.Endpoint != "" && a.LeadEndpoint == "" && a.APIBase == "":
+		// A sale endpoint of one's own (a staging proxy, a receiver) with
+		// leads still going to the platform's API is easy to miss.
+		logger.Warn("endpoint is set but lead_endpoint is not: leads go to the platform's API",
+			zap.String("platform", a.platform.Name), zap.String("lead_endpoint", httpcheck.Redact(a.leadURL())))
+	}
+	if a.Platform == "" && a.Endpoint != "" {
+		logger.Warn("no platform named: sales are sent as CutMeShort's API takes them; name platform generic for the Sale Track page's example",
+			zap.String("endpoint", httpcheck.Redact(a.Endpoint)))
 	}
 }
 
