@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +17,26 @@ import (
 )
 
 // The README's first command runs Caddyfile.example; its curl lines must
-// put one lead and one sale into ./sales.jsonl. This runs a copy of that demo file,
-// unchanged but for its ports (8080, 9090 and the admin's 2019 become
-// ports the OS picks) and the rates feed, which a test must not fetch
+// put one lead and one sale into ./sales.jsonl. This runs a copy of that
+// demo file, unchanged but for its ports (the site's, the shop's and the
+// admin's become ports the OS picks) and the rates feed, which a test must not fetch
 // from the internet.
 func TestDemoCaddyfile(t *testing.T) {
 	src, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The demo's two ports, in the order it names them: the site the
+	// README's curl lines reach, then the stand-in shop.
+	ports := regexp.MustCompile(`localhost:(\d+)`).FindAllStringSubmatch(string(src), -1)
+	var named []string
+	for _, m := range ports {
+		if !slices.Contains(named, m[1]) {
+			named = append(named, m[1])
+		}
+	}
+	if len(named) != 2 {
+		t.Fatalf("the demo names ports %v, want the site's and the shop's", named)
 	}
 	admin, site, shop := fake.FreePort(), fake.FreePort(), fake.FreePort()
 	demo := string(src)
@@ -30,8 +44,8 @@ func TestDemoCaddyfile(t *testing.T) {
 		old, new string
 		n        int
 	}{
-		{"localhost:8080", fmt.Sprintf("localhost:%d", site), -1},
-		{"localhost:9090", fmt.Sprintf("localhost:%d", shop), -1},
+		{"localhost:" + named[0], fmt.Sprintf("localhost:%d", site), -1},
+		{"localhost:" + named[1], fmt.Sprintf("localhost:%d", shop), -1},
 		// The first sale_track block is the global one.
 		{"\tsale_track {\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n\tsale_track {\n\t\tfx_source http://127.0.0.1:9/eurofxref-daily.xml\n", admin), 1},
 	} {
