@@ -106,3 +106,23 @@ func TestRecordsReadBackWithTheirDedupKeys(t *testing.T) {
 		}
 	}
 }
+
+// A real Medusa 2.21 store answers with tax-exclusive totals that are not
+// whole cents. Each platform gets the amount rounded half away from zero
+// to the currency's digits; the file sink's body keeps it as captured.
+func TestMedusaTotalsAreRoundedOnTheWire(t *testing.T) {
+	body := strings.Replace(string(presetFixture(t, "medusa", "cart_complete_order.json")), `"total": 118.28`, `"total": 124.8667`, 1)
+	vars := presetResolver(map[string]string{"{http.vars.click_id}": "cl_1"})
+	ev, err := presetSpec(t, "medusa").Extract([]byte(body), vars, presetCaptureTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for platform, want := range map[string]string{"cutmeshort": `"amount":124.87,`, "dub": `"amount":12487,`, "generic": `"amount":124.87,`} {
+		if got := string(mustPlatform(t, platform).Payload(ev, false)); !strings.Contains(got, want) {
+			t.Errorf("%s: %s, want %s", platform, got, want)
+		}
+	}
+	if got := string(ev.Payload(false)); !strings.Contains(got, `"amount":124.8667,`) {
+		t.Errorf("file body %s, want the amount as captured", got)
+	}
+}
