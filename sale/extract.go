@@ -71,10 +71,9 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 	// Conditions come before validation. Most responses on a route with
 	// conditions are not sales, gjson reads only as far as each condition's
-	// path, and validating reads the whole body: it was half of what such a
-	// response cost. gjson does not fail on bad JSON, it finds nothing or
-	// something; a body that meets its conditions is validated before any
-	// field is read from it.
+	// path, and validating reads the whole body. gjson does not fail on bad
+	// JSON, it finds nothing or something; a body that meets its conditions
+	// is validated before any field is read from it.
 	if ok, failed := s.conditionsHold(body); !ok {
 		return nil, &NotSaleError{Condition: failed.String(), Reason: failed.Reason}
 	}
