@@ -412,11 +412,10 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 	h.app.commitLater(ev)
 }
 
-// The log lines name the request by its path, never its query, which can
+// skip records a candidate that could not be read as a sale. This and the
+// other log lines name the request by its path, never its query, which can
 // carry an email or a token (a verification link); the access log has the
 // rest.
-
-// skip records a candidate that could not be read as a sale.
 func (h *Handler) skip(r *http.Request, reason, detail string) {
 	setSaleVars(r, "skipped", "", "")
 	metricSkipped(h.Route, h.kind, reason)

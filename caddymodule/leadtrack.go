@@ -42,8 +42,8 @@ func (l *LeadTrack) Provision(ctx caddy.Context) error {
 
 // Validate checks what Provision could not fix.
 func (l *LeadTrack) Validate() error {
-	if l.FollowUp && l.Mode != "" {
-		return fmt.Errorf("follow_up completes a deferred sign-up and takes no mode")
+	if err := checkFollowUp(l.FollowUp, l.Mode); err != nil {
+		return err
 	}
 	return l.Handler.Validate()
 }
@@ -70,8 +70,17 @@ func (l *LeadTrack) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if err := l.Handler.UnmarshalCaddyfile(d); err != nil {
 		return err
 	}
-	if l.FollowUp && l.Mode != "" {
-		return d.Errf("follow_up completes a deferred sign-up and takes no mode")
+	if err := checkFollowUp(l.FollowUp, l.Mode); err != nil {
+		return d.Errf("%v", err)
+	}
+	return nil
+}
+
+// checkFollowUp is the rule of follow_up: the second step of a deferred
+// sign-up is not itself deferred.
+func checkFollowUp(followUp bool, mode string) error {
+	if followUp && mode != "" {
+		return fmt.Errorf("follow_up completes a deferred sign-up and takes no mode")
 	}
 	return nil
 }

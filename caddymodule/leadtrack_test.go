@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // signUp posts to the sign-up route with the click cookie when given.
@@ -84,5 +86,22 @@ func TestLeadTrackInProcess(t *testing.T) {
 	}
 	if !strings.Contains(followUp, `"customerExternalId":"cus_1"}`) || strings.Contains(followUp, "clickId") {
 		t.Fatalf("follow-up lead %s", followUp)
+	}
+}
+
+// follow_up and mode are one rule, refused on the directive's line and by
+// Validate for JSON alike; mode and follow_up belong to lead_track only.
+func TestLeadTrackFollowUpRule(t *testing.T) {
+	var l LeadTrack
+	err := l.UnmarshalCaddyfile(caddyfile.NewTestDispenser("lead_track {\n customer_id id\n mode deferred\n follow_up\n}"))
+	if err == nil || !strings.Contains(err.Error(), "takes no mode") {
+		t.Fatalf("Caddyfile: %v", err)
+	}
+	if err := (&LeadTrack{Handler: Handler{Mode: sale.ModeDeferred, FollowUp: true}}).Validate(); err == nil {
+		t.Fatal("Validate accepted follow_up with a mode")
+	}
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sale_track {\n amount total\n customer_id id\n follow_up\n}")); err == nil || !strings.Contains(err.Error(), "only lead_track") {
+		t.Fatalf("sale_track follow_up: %v", err)
 	}
 }

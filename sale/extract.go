@@ -85,10 +85,7 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 		doc = gjson.ParseBytes(body)
 	}
 
-	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC()}
-	if s.Kind != KindLead {
-		ev.PaymentProcessor = s.PaymentProcessor
-	}
+	ev := &Event{EventName: s.EventName, CapturedAt: now.UTC(), PaymentProcessor: s.PaymentProcessor}
 	invoice := s.fullText(s.Sources[FieldInvoiceID], doc, resolve)
 	ev.InvoiceID = capLength(invoice)
 	ev.setInvoiceKey(invoice)

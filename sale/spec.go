@@ -27,7 +27,7 @@ type Spec struct {
 	// Mode is a lead's mode, ModeDeferred or empty.
 	Mode string
 	// PaymentProcessor is the provider a sale preset reads (its name),
-	// for platforms that record it (Dub); empty otherwise.
+	// for platforms that record it (Dub); empty otherwise, and for leads.
 	PaymentProcessor string
 
 	// EventName is the event sent; empty for the platform's default.
