@@ -33,6 +33,9 @@ type EmitterOptions struct {
 	ShutdownTimeout time.Duration    // 0 means 5s
 	Logger          *zap.Logger      // nil means zap.NewNop()
 	Now             func() time.Time // nil means time.Now; tests inject a clock
+	// Observe, when set, is called from the worker once an event is
+	// delivered or moved to the dead letters. It must return quickly.
+	Observe func(Outcome)
 }
 
 func (o EmitterOptions) withDefaults() EmitterOptions {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // cancelGrace is how long Stop waits for cancelled sends to return. A sink
@@ -143,12 +145,12 @@ func (e *Emitter) sweepDedup() {
 func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, flushes uint64) {
 	log := newEventLog(cfg.opts.Logger, it.seq)
 	if it.err != nil {
-		e.bury(&log, cfg, it, "undecodable record", failure{err: it.err.Error()})
+		e.bury(&log, cfg, it, nil, "undecodable record", failure{err: it.err.Error()})
 		return
 	}
 	ev, err := it.event()
 	if err != nil {
-		e.bury(&log, cfg, it, "undecodable event", failure{err: err.Error()})
+		e.bury(&log, cfg, it, nil, "undecodable event", failure{err: err.Error()})
 		return
 	}
 	log.named(ev)
@@ -215,11 +217,11 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 		case permanent.status != 0:
 			reason = fmt.Sprintf("permanent: %d", permanent.status)
 		}
-		e.bury(&log, cfg, it, reason, *permanent)
+		e.bury(&log, cfg, it, ev, reason, *permanent)
 	case retryable != nil:
 		expiry := it.rec.Since.Add(cfg.opts.MaxEventAge)
 		if !now.Before(expiry) {
-			e.bury(&log, cfg, it, "expired after "+cfg.opts.MaxEventAge.String(), *retryable)
+			e.bury(&log, cfg, it, ev, "expired after "+cfg.opts.MaxEventAge.String(), *retryable)
 			return
 		}
 		next := nextAttempt(now, expiry, it.rec.Attempts, retryAfter, cfg.opts.BackoffBase, cfg.opts.BackoffCap)
@@ -249,6 +251,7 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 			e.writeFailures.Store(0)
 			if found {
 				e.counters.delivered.Add(1)
+				cfg.opts.observe(Outcome{Event: ev, Delivered: true})
 			}
 		}
 	}
@@ -256,7 +259,8 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 
 // bury moves an event to the dead letters: the one place an event leaves
 // the queue undelivered, so the one place that warns.
-func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, reason string, f failure) {
+// ev is nil when the record could not be decoded.
+func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, ev *sale.Event, reason string, f failure) {
 	// The error text can quote the platform's response body, which may echo
 	// an email or a name: it stays at DEBUG, and in the dead letter.
 	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", f.sink),
@@ -267,6 +271,7 @@ func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, reason stri
 		e.writeFailures.Add(1)
 	} else {
 		e.writeFailures.Store(0)
+		cfg.opts.observe(Outcome{Event: ev, Reason: reason})
 	}
 }
 
