@@ -139,6 +139,11 @@ type App struct {
 	// of the amount as captured. Default: false (the platform converts).
 	SendUSD bool `json:"send_usd,omitempty"`
 
+	// Recent is how many capture outcomes the live log keeps in memory,
+	// for GET /sale_track/recent, `caddy sale-track tail` and the status
+	// page; 1 to 100000. Default: 200.
+	Recent int `json:"recent,omitempty"`
+
 	apiKey        string
 	signingSecret string
 	platform      *sale.Platform
@@ -205,6 +210,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	setDefault(&a.Concurrency, DefaultConcurrency)
+	setDefault(&a.Recent, DefaultRecent)
 	setDefaultDuration(&a.BackoffBase, DefaultBackoffBase)
 	setDefaultDuration(&a.BackoffCap, DefaultBackoffCap)
 	setDefaultDuration(&a.MaxEventAge, DefaultMaxEventAge)
@@ -246,6 +252,9 @@ func (a *App) Validate() error {
 	}
 	if err := checkConcurrency(a.Concurrency); err != nil {
 		return fmt.Errorf("concurrency %d: %w", a.Concurrency, err)
+	}
+	if err := checkRecent(a.Recent); err != nil {
+		return fmt.Errorf("recent %d: %w", a.Recent, err)
 	}
 	if err := checkMaxStorage(a.MaxStorage); err != nil {
 		return fmt.Errorf("max_storage %d: %w", a.MaxStorage, err)
@@ -480,6 +489,7 @@ func (a *App) Start() error {
 		return err
 	}
 	a.run.pipeline.Store(d)
+	recent.resize(a.Recent)
 	return nil
 }
 

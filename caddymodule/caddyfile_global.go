@@ -40,6 +40,7 @@ import (
 //			fx_max_age       <duration>
 //			fx_rate          <code> <usd per unit>
 //			send_usd         [true|false]
+//			recent           <n>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -77,6 +78,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	// backoffAt is the later of the backoff_base and backoff_cap lines,
 	// where their rule is reported once both are known.
 	var backoffAt *caddyfile.Token
+	var err error
 	for d.NextBlock(0) {
 		sub := d.Val()
 		switch {
@@ -122,15 +124,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				backoffAt = &tok
 			}
 		case sub == "concurrency":
-			v, err := oneArg(d)
-			if err != nil {
+			if a.Concurrency, err = intOption(d, checkConcurrency, errConcurrency); err != nil {
 				return err
 			}
-			n, err := strconv.Atoi(v)
-			if err != nil || checkConcurrency(n) != nil {
-				return d.Errf("concurrency %q: %v", v, errConcurrency)
+		case sub == "recent":
+			if a.Recent, err = intOption(d, checkRecent, errRecent); err != nil {
+				return err
 			}
-			a.Concurrency = n
 		case sub == "max_storage":
 			v, err := oneArg(d)
 			if err != nil {
@@ -204,6 +204,21 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return errorAt(block, err)
 	}
 	return nil
+}
+
+// intOption reads a whole-number option's argument and checks it by the
+// option's rule; want is what the rule asks for.
+func intOption(d *caddyfile.Dispenser, rule func(int) error, want error) (int, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || rule(n) != nil {
+		return 0, d.Errf("%s %q: %v", name, v, want)
+	}
+	return n, nil
 }
 
 // hasPlaceholder says whether v holds a placeholder such as {env.KEY},

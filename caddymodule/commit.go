@@ -41,14 +41,17 @@ func (a *App) commit(ev *sale.Event) string {
 	if err != nil {
 		a.logFailed(ev, err)
 		metricStorageFailure(ev.Route, ev.Kind)
+		observeCommit(ev, outcomeFailed, err)
 		return outcomeFailed
 	}
 	if res == delivery.Duplicate {
 		metricDuplicate(ev.Route, ev.Kind)
+		observeCommit(ev, outcomeDuplicate, nil)
 		a.logger.Debug("duplicate sale not enqueued", zap.String("route", ev.Route), zap.String("invoice_id", ev.InvoiceID))
 		return outcomeDuplicate
 	}
 	metricCaptured(ev)
+	observeCommit(ev, outcomeCaptured, nil)
 	// Check first: building these fields costs more than the check, on
 	// every sale, and DEBUG is usually off.
 	if ce := a.logger.Check(zapcore.DebugLevel, "sale captured"); ce != nil {

@@ -362,12 +362,14 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		}
 		setSaleVars(r, "not_sale", "", "")
 		metricSkipped(h.Route, h.kind, reason)
+		h.observe(outcomeNotSale, reason, notSale.Error(), "")
 		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition),
 			zap.String("reason", reason), zap.String("path", r.URL.Path))
 		return
 	case errors.As(err, &rejected):
 		setSaleVars(r, "rejected", rejected.InvoiceID, "")
 		metricRejected(h.Route, h.kind, rejected.Field)
+		h.observe(outcomeRejected, rejected.Field, rejected.Error(), rejected.InvoiceID)
 		// The provider's object id names the payment in its dashboard,
 		// where a shop can see why nothing counted.
 		h.logger.Warn(eventLabel(h.kind)+" rejected",
@@ -396,6 +398,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		// A lead ties a customer to a click; without one it ties nothing.
 		setSaleVars(r, "skipped", "", "")
 		metricSkipped(h.Route, h.kind, "no_click")
+		h.observe(outcomeSkipped, "no_click", "a lead without a click is not attributable", "")
 		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", r.URL.Path))
 		return
 	}
@@ -419,6 +422,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 func (h *Handler) skip(r *http.Request, reason, detail string) {
 	setSaleVars(r, "skipped", "", "")
 	metricSkipped(h.Route, h.kind, reason)
+	h.observe(outcomeSkipped, reason, detail, "")
 	h.logger.Warn("response not inspected, no sale",
 		zap.String("route", h.Route),
 		zap.String("reason", reason),

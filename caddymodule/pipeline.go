@@ -267,6 +267,7 @@ func emitterOptions(a *App, logger *zap.Logger) delivery.EmitterOptions {
 		MaxEventAge:     time.Duration(a.MaxEventAge),
 		ShutdownTimeout: time.Duration(a.ShutdownTimeout),
 		Logger:          logger,
+		Observe:         observeDelivery,
 	}
 }
 
