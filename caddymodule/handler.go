@@ -398,7 +398,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		// A lead ties a customer to a click; without one it ties nothing.
 		setSaleVars(r, "skipped", "", "")
 		metricSkipped(h.Route, h.kind, "no_click")
-		h.observe(outcomeSkipped, "no_click", "a lead without a click is not attributable", "")
+		h.observe(outcomeSkipped, "no_click", "no_click: a lead without a click is not attributable", "")
 		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", r.URL.Path))
 		return
 	}
@@ -422,7 +422,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 func (h *Handler) skip(r *http.Request, reason, detail string) {
 	setSaleVars(r, "skipped", "", "")
 	metricSkipped(h.Route, h.kind, reason)
-	h.observe(outcomeSkipped, reason, detail, "")
+	h.observe(outcomeSkipped, reason, reason+": "+detail, "")
 	h.logger.Warn("response not inspected, no sale",
 		zap.String("route", h.Route),
 		zap.String("reason", reason),
