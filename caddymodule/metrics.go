@@ -38,6 +38,11 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	}, labels)
 }
 
+// collectors are every sale_track metric.
+func collectors() []prometheus.Collector {
+	return []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats}
+}
+
 var metricsLogOnce sync.Once
 
 // registerMetrics adds the collectors to this config's registry. A second
@@ -47,7 +52,7 @@ func registerMetrics(ctx caddy.Context) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats} {
+	for _, c := range collectors() {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
