@@ -30,28 +30,22 @@ command serves the page on a loopback port of its own and passes its
 requests (the page, the live log, the replay of a dead letter) to the admin
 API, as 'caddy reload' talks to it. It refuses requests from other sites.
 
-The admin endpoint is found as 'caddy reload' finds it: --address, else
-the admin address in the --config file, else localhost:2019.`,
+` + adminFlagsHelp,
 		Args: cobra.NoArgs,
 		RunE: runStatus,
 	}
+	addAdminFlags(cmd)
 	f := cmd.Flags()
-	f.StringP("address", "", "", "The address of the admin API")
-	f.StringP("config", "c", "", "The config file whose admin address to use")
-	f.StringP("adapter", "a", "", "The name of the config adapter")
 	f.StringP("listen", "l", "127.0.0.1:2020", "The loopback address to serve the page on")
 	return cmd
 }
 
 func runStatus(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
-	address, _ := f.GetString("address")
-	configFile, _ := f.GetString("config")
-	adapter, _ := f.GetString("adapter")
 	listen, _ := f.GetString("listen")
-	adminAddr, err := caddycmd.DetermineAdminAPIAddress(address, nil, configFile, adapter)
+	adminAddr, err := adminAddress(cmd)
 	if err != nil {
-		return fmt.Errorf("finding the admin address: %w", err)
+		return err
 	}
 	lis, err := listenLoopback(listen)
 	if err != nil {

@@ -36,15 +36,12 @@ not_sale, skipped, failed, delivered or dead, with the route, the kind, the
 invoice id and the reason. It first prints the last --last outcomes, and
 follows again when Caddy reloads, missing nothing the log still holds.
 
-The admin endpoint is found as 'caddy reload' finds it: --address, else
-the admin address in the --config file, else localhost:2019.`,
+` + adminFlagsHelp,
 		Args: cobra.NoArgs,
 		RunE: runTail,
 	}
+	addAdminFlags(cmd)
 	f := cmd.Flags()
-	f.StringP("address", "", "", "The address of the admin API")
-	f.StringP("config", "c", "", "The config file whose admin address to use")
-	f.StringP("adapter", "a", "", "The name of the config adapter")
 	f.IntP("last", "n", 10, "How many past outcomes to print first")
 	f.BoolP("json", "", false, "Print each outcome as a JSON object")
 	return cmd
@@ -52,17 +49,14 @@ the admin address in the --config file, else localhost:2019.`,
 
 func runTail(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
-	address, _ := f.GetString("address")
-	configFile, _ := f.GetString("config")
-	adapter, _ := f.GetString("adapter")
 	last, _ := f.GetInt("last")
 	asJSON, _ := f.GetBool("json")
 	if last < 0 || last > maxRecent {
 		return fmt.Errorf("--last %d: want a number from 0 to %d", last, maxRecent)
 	}
-	adminAddr, err := caddycmd.DetermineAdminAPIAddress(address, nil, configFile, adapter)
+	adminAddr, err := adminAddress(cmd)
 	if err != nil {
-		return fmt.Errorf("finding the admin address: %w", err)
+		return err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

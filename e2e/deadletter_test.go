@@ -10,6 +10,27 @@ import (
 	"github.com/saletrack/caddy-saletrack/internal/fake"
 )
 
+// deadPage is GET /sale_track/dead's answer.
+type deadPage struct {
+	Total       int              `json:"total"`
+	DeadLetters []map[string]any `json:"dead_letters"`
+}
+
+// waitDeadLetters waits for a dead letter and returns the first page.
+func (p *caddyProc) waitDeadLetters() deadPage {
+	p.t.Helper()
+	var page deadPage
+	deadline := time.Now().Add(10 * time.Second)
+	for page.Total == 0 {
+		if time.Now().After(deadline) {
+			p.t.Fatal("no dead letter appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+		p.adminJSON(http.MethodGet, "/sale_track/dead", &page)
+	}
+	return page
+}
+
 // A 422 from the platform is permanent: the sale becomes a dead letter with
 // the status and the body, visible on the admin API; once the platform is
 // fixed, replaying it delivers it.
@@ -23,18 +44,7 @@ func TestDeadLettersAndReplayThroughAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var page struct {
-		Total       int              `json:"total"`
-		DeadLetters []map[string]any `json:"dead_letters"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for page.Total == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no dead letter appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-		proc.adminJSON(http.MethodGet, "/sale_track/dead", &page)
-	}
+	page := proc.waitDeadLetters()
 	if page.Total != 1 || len(page.DeadLetters) != 1 {
 		t.Fatalf("dead letters: %+v", page)
 	}

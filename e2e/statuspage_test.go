@@ -109,17 +109,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 	}
 	plat.WaitInvoices(t, "inv_page_1", "inv_page_2")
-	var dead struct {
-		Total int `json:"total"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for dead.Total == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no dead letter appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-		proc.adminJSON(http.MethodGet, "/sale_track/dead", &dead)
-	}
+	proc.waitDeadLetters()
 
 	// Opened straight from the admin endpoint, the page is refused: Caddy
 	// checks the origin of browser requests, and a typed address has none.
