@@ -61,6 +61,7 @@ func runTail(cmd *cobra.Command, _ []string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t := &tailer{out: cmd.OutOrStdout(), asJSON: asJSON}
+	waiting := false // said so once, until a stream opens again
 	for first := true; ; first = false {
 		err := t.follow(ctx, adminAddr, last)
 		if ctx.Err() != nil {
@@ -69,6 +70,10 @@ func runTail(cmd *cobra.Command, _ []string) error {
 		if err != nil && first {
 			return err // nothing to follow: say why
 		}
+		if err != nil && !waiting {
+			fmt.Fprintf(cmd.ErrOrStderr(), "waiting for Caddy: %v\n", err)
+		}
+		waiting = err != nil
 		last = 0 // the rest comes after the last id seen
 		select {
 		case <-ctx.Done():

@@ -31,8 +31,9 @@ type noSaleRun struct {
 
 func newNoSaleWatch() *noSaleWatch { return &noSaleWatch{routes: map[string]*noSaleRun{}} }
 
-// see takes an entry of the live log; logger gets the WARN.
-func (w *noSaleWatch) see(e outcomeEntry, logger *zap.Logger) {
+// see takes an entry of the live log; logger gives the WARN's logger, only
+// when there is one to write.
+func (w *noSaleWatch) see(e outcomeEntry, logger func() *zap.Logger) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	run := w.routes[e.Route]
@@ -55,7 +56,7 @@ func (w *noSaleWatch) see(e outcomeEntry, logger *zap.Logger) {
 	if run.count < noSaleWarnAfter || (!run.lastWarn.IsZero() && e.Time.Sub(run.lastWarn) < noSaleWarnEvery) {
 		return
 	}
-	logger.Warn("responses matched this route's status and content type but none was a sale; check its fields and when conditions (caddy sale-track try shows why)",
+	logger().Warn("responses matched this route's status and content type but none was a sale; check its fields and when conditions (caddy sale-track try shows why)",
 		zap.String("route", e.Route), zap.Int("responses", run.count), zap.Any("reasons", run.reasons))
 	run.lastWarn = e.Time
 	run.count = 0

@@ -13,7 +13,7 @@ import (
 // the count again.
 func TestNoSaleWatchWarnsOncePerHour(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
-	logger := zap.New(core)
+	logger := func() *zap.Logger { return zap.New(core) }
 	w := newNoSaleWatch()
 	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	see := func(outcome, code string) {

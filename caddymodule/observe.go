@@ -6,6 +6,7 @@ import (
 
 	"github.com/bojanz/currency"
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/sale"
@@ -43,8 +44,10 @@ func record(e outcomeEntry, usd *currency.Amount) {
 	}
 	recent.add(e)
 	figures.add(e, usd)
-	noSales.see(e, caddy.Log().Named("sale_track"))
+	noSales.see(e, saleTrackLog)
 }
+
+func saleTrackLog() *zap.Logger { return caddy.Log().Named("sale_track") }
 
 // observe records what became of a candidate response on this route that
 // was no sale: not_sale, rejected or skipped, with its reason's short name

@@ -78,3 +78,12 @@ func TestRecentLogDropsASlowFollower(t *testing.T) {
 		t.Errorf("the slow follower got %d entries before its channel closed, want %d", n, followerBuffer)
 	}
 }
+
+// BenchmarkRecord is what every capture outcome costs the live log, the
+// figures and the no-sale watch.
+func BenchmarkRecord(b *testing.B) {
+	usd := usdAmount(b, "19.99")
+	for b.Loop() {
+		record(outcomeEntry{Route: "bench", Kind: "sale", Outcome: outcomeCaptured, InvoiceID: "inv_1", EventID: "evt_1"}, usd)
+	}
+}

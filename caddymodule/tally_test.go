@@ -7,7 +7,7 @@ import (
 	"github.com/bojanz/currency"
 )
 
-func usd(t *testing.T, n string) *currency.Amount {
+func usdAmount(t testing.TB, n string) *currency.Amount {
 	t.Helper()
 	a, err := currency.NewAmount(n, "USD")
 	if err != nil {
@@ -22,7 +22,7 @@ func TestTallyHourAndDay(t *testing.T) {
 	tl := newTally()
 	day := time.Date(2026, 12, 2, 22, 30, 0, 0, time.UTC)
 	capture := func(at time.Time, amount string) {
-		tl.add(outcomeEntry{Time: at, Route: "shop", Kind: "sale", Outcome: outcomeCaptured}, usd(t, amount))
+		tl.add(outcomeEntry{Time: at, Route: "shop", Kind: "sale", Outcome: outcomeCaptured}, usdAmount(t, amount))
 	}
 	capture(day.Add(-2*time.Hour), "0.10")
 	capture(day.Add(-30*time.Minute), "0.20")
