@@ -196,3 +196,42 @@ func TestRecentLogAndStream(t *testing.T) {
 		t.Errorf("tail printed inv_live_1 %d times, want 2:\n%s", n, out.String())
 	}
 }
+
+// A route whose when condition never holds gets one WARN after 20
+// responses, with the reason counted, and no second one soon after.
+func TestNoSaleWarning(t *testing.T) {
+	dir := t.TempDir()
+	plat := newPlatform(t)
+	admin, port := fake.FreePort(), fake.FreePort()
+	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), ""))
+	const warning = "responses matched this route's status and content type but none was a sale"
+	pending := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			if status, err := post(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/checkout/pending/inv_never_%d", port, i)); err != nil || status != 200 {
+				t.Fatalf("checkout: %d %v", status, err)
+			}
+		}
+	}
+	pending(0, 19)
+	if strings.Contains(proc.logs.String(), warning) {
+		t.Fatal("warned before 20 responses")
+	}
+	pending(19, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(proc.logs.String(), warning) {
+		if time.Now().After(deadline) {
+			t.Fatal("no WARN after 20 responses that were no sale")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pending(20, 40)
+	var lines []string
+	for _, line := range strings.Split(proc.logs.String(), "\n") {
+		if strings.Contains(line, warning) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `"route":"default","responses":20,"reasons":{"not_sale condition":20}`) {
+		t.Errorf("want one WARN naming the route and 20 not_sale condition, got:\n%s", strings.Join(lines, "\n"))
+	}
+}
