@@ -73,7 +73,7 @@ Exit status: 0 a sale (or lead), 1 not one, 2 a config or usage error.`,
 	f.StringVar(&fl.platform, "platform", "", "With --preset, the platform profile (default: cutmeshort)")
 	f.StringVar(&fl.path, "path", "/", "The request's path, to find the route")
 	f.StringVar(&fl.method, "method", http.MethodPost, "The request's method")
-	f.StringVar(&fl.host, "host", "", "The request's host (default: any site the path reaches)")
+	f.StringVar(&fl.host, "host", "", "The request's host (default: each site the config names, in turn)")
 	f.IntVar(&fl.status, "status", http.StatusOK, "The shop's response status")
 	f.StringArrayVarP(&fl.headers, "header", "H", nil, "A request header, 'Name: value' (repeatable)")
 	f.StringArrayVar(&fl.cookies, "cookie", nil, "A request cookie, 'name=value' (repeatable)")
@@ -90,7 +90,7 @@ var errUsage = errors.New("usage")
 
 // runTry does the work and returns the exit status.
 func runTry(fl tryFlags, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	res, at, err := tryOnce(fl, args, stdin, time.Now())
+	res, at, err := tryOnce(fl, args, stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "sale-track try: "+strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return tryExitBadSetup
@@ -109,7 +109,7 @@ func runTry(fl tryFlags, args []string, stdin io.Reader, stdout, stderr io.Write
 
 // tryOnce provisions the config, finds the handler and runs the body
 // through it. at says which handler it was and where.
-func tryOnce(fl tryFlags, args []string, stdin io.Reader, now time.Time) (*tryResult, string, error) {
+func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, error) {
 	x, err := fl.exchange(args, stdin)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errUsage, err)
@@ -133,8 +133,8 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader, now time.Time) (*tryRe
 	if err != nil {
 		return nil, "", err
 	}
-	found, others, err := findCaptureInApp(app, fl.host == "", func(srv *caddyhttp.Server) (*http.Request, error) {
-		return x.request(srv, nil)
+	found, others, err := findCaptureInApp(app, fl.host, func(srv *caddyhttp.Server, host string) (*http.Request, error) {
+		return x.request(srv, host, nil)
 	})
 	if err != nil {
 		return nil, "", err
@@ -150,11 +150,12 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader, now time.Time) (*tryRe
 	if len(others) > 0 {
 		at += "; also reached on " + strings.Join(others, ", ") + " (name a site with --host)"
 	}
-	v, err := x.run(h, found.server)
+	v, err := x.run(found)
 	if err != nil {
 		return nil, "", err
 	}
-	return judgeTry(h, x, v, now), at, nil
+	// The send time is after the capture, as in production.
+	return judgeTry(h, x, v, time.Now()), at, nil
 }
 
 func handlerName(h *Handler) string {
@@ -192,7 +193,7 @@ func (fl tryFlags) exchange(args []string, stdin io.Reader) (*tryExchange, error
 	if fl.status < 100 || fl.status > 599 {
 		return nil, fmt.Errorf("--status %d: want 100 to 599", fl.status)
 	}
-	x := &tryExchange{method: strings.ToUpper(fl.method), host: fl.host, path: fl.path, status: fl.status,
+	x := &tryExchange{method: strings.ToUpper(fl.method), path: fl.path, status: fl.status,
 		encoding: fl.contentEncoding, body: body, header: http.Header{}, responseHeader: http.Header{}}
 	if _, err := encodeBody(fl.contentEncoding, nil); err != nil {
 		return nil, err

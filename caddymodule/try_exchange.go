@@ -20,7 +20,7 @@ import (
 // body goes where the handler reads it, the request's (a webhook) or the
 // response's.
 type tryExchange struct {
-	method, host, path string
+	method, path string
 	// header is the request's, cookies included; responseHeader the
 	// shop's answer's.
 	header, responseHeader http.Header
@@ -34,11 +34,7 @@ type tryExchange struct {
 // request builds the request as srv would hand it to its routes: a
 // replacer and the server's variables in its context, so placeholders and
 // matchers read it as in production.
-func (x *tryExchange) request(srv *caddyhttp.Server, body []byte) (*http.Request, error) {
-	host := x.host
-	if host == "" {
-		host = "localhost"
-	}
+func (x *tryExchange) request(srv *caddyhttp.Server, host string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -58,7 +54,8 @@ func (x *tryExchange) request(srv *caddyhttp.Server, body []byte) (*http.Request
 // run sends the exchange through h's own request path, its tee writer,
 // body copy, decoder and extraction, and returns the verdict, explained.
 // The shop is a function that answers; nothing leaves the process.
-func (x *tryExchange) run(h *Handler, srv *caddyhttp.Server) (verdict, error) {
+func (x *tryExchange) run(found *reached) (verdict, error) {
+	h := found.handler
 	encoded, err := encodeBody(x.encoding, x.body)
 	if err != nil {
 		return verdict{}, err
@@ -67,7 +64,7 @@ func (x *tryExchange) run(h *Handler, srv *caddyhttp.Server) (verdict, error) {
 	if h.spec.FromRequest {
 		reqBody = encoded
 	}
-	req, err := x.request(srv, reqBody)
+	req, err := x.request(found.server, found.host, reqBody)
 	if err != nil {
 		return verdict{}, err
 	}

@@ -15,7 +15,9 @@ import (
 type reached struct {
 	handler *Handler
 	server  *caddyhttp.Server
-	where   string
+	// host is the request's Host that reached it.
+	host  string
+	where string
 }
 
 // routeWalk follows one request through a server's routes with the real
@@ -24,9 +26,6 @@ type reached struct {
 // the matchers.
 type routeWalk struct {
 	req *http.Request
-	// anyHost makes host matchers hold: a site address names the host,
-	// and a try without --host means whichever site the path reaches.
-	anyHost bool
 	// groups are the route groups already matched, as in a request: only
 	// the first matching route of a group (the handle blocks of a site)
 	// applies.
@@ -40,7 +39,7 @@ func (w *routeWalk) findCapture(routes caddyhttp.RouteList, where string) (*reac
 		if route.Group != "" && w.groups[route.Group] {
 			continue
 		}
-		ok, err := w.matches(route.MatcherSets)
+		ok, err := route.MatcherSets.AnyMatchWithError(w.req)
 		if err != nil {
 			return nil, fmt.Errorf("%s route %d: matcher: %w", where, i, err)
 		}
@@ -71,31 +70,16 @@ func (w *routeWalk) findCapture(routes caddyhttp.RouteList, where string) (*reac
 	return nil, nil
 }
 
-// matches reports whether any of the route's matcher sets holds, through
-// the matchers' own code; host matchers hold for any host when anyHost.
-func (w *routeWalk) matches(sets caddyhttp.MatcherSets) (bool, error) {
-	if !w.anyHost {
-		return sets.AnyMatchWithError(w.req)
-	}
-	kept := make(caddyhttp.MatcherSets, 0, len(sets))
-	for _, set := range sets {
-		kept = append(kept, slices.DeleteFunc(slices.Clone(set), isHostMatcher))
-	}
-	return kept.AnyMatchWithError(w.req)
-}
-
-func isHostMatcher(m any) bool {
-	switch m.(type) {
-	case caddyhttp.MatchHost, *caddyhttp.MatchHost:
-		return true
-	}
-	return false
-}
+// noSiteHost is a host no site names, to reach the routes of a server
+// that no host matcher guards.
+const noSiteHost = "sale-track-try.invalid"
 
 // findCaptureInApp walks every server of the http app, in name order, for
-// a request made by newRequest; the first server whose routes reach a
-// capture handler wins. others names the other servers that reach one.
-func findCaptureInApp(app *caddyhttp.App, anyHost bool, newRequest func(*caddyhttp.Server) (*http.Request, error)) (found *reached, others []string, err error) {
+// a request made by newRequest to host; the first server whose routes
+// reach a capture handler wins. With no host, the request goes to each
+// host the server's sites name, then to one none names, and others lists
+// where it reached another handler than the first.
+func findCaptureInApp(app *caddyhttp.App, host string, newRequest func(srv *caddyhttp.Server, host string) (*http.Request, error)) (found *reached, others []string, err error) {
 	names := make([]string, 0, len(app.Servers))
 	for name := range app.Servers {
 		names = append(names, name)
@@ -103,25 +87,61 @@ func findCaptureInApp(app *caddyhttp.App, anyHost bool, newRequest func(*caddyht
 	slices.Sort(names)
 	for _, name := range names {
 		srv := app.Servers[name]
-		req, err := newRequest(srv)
-		if err != nil {
-			return nil, nil, err
+		hosts := []string{host}
+		if host == "" {
+			hosts = append(siteHosts(srv.Routes), noSiteHost)
 		}
-		w := &routeWalk{req: req, anyHost: anyHost, groups: map[string]bool{}}
-		got, err := w.findCapture(srv.Routes, "")
-		if err != nil {
-			return nil, nil, fmt.Errorf("server %s: %w", name, err)
-		}
-		if got == nil {
-			continue
-		}
-		got.where = "server " + name + " (" + strings.Join(srv.Listen, " ") + "), " + got.where
-		if found == nil {
-			got.server = srv
-			found = got
-		} else {
-			others = append(others, "server "+name)
+		for _, h := range hosts {
+			req, err := newRequest(srv, h)
+			if err != nil {
+				return nil, nil, err
+			}
+			w := &routeWalk{req: req, groups: map[string]bool{}}
+			got, err := w.findCapture(srv.Routes, "")
+			if err != nil {
+				return nil, nil, fmt.Errorf("server %s: %w", name, err)
+			}
+			if got == nil {
+				continue
+			}
+			site := "server " + name + " (" + strings.Join(srv.Listen, " ") + ")"
+			if h != noSiteHost {
+				site += " host " + h
+			}
+			switch {
+			case found == nil:
+				got.where = site + ", " + got.where
+				got.server, got.host = srv, h
+				found = got
+			case got.handler != found.handler:
+				others = append(others, site)
+			}
 		}
 	}
 	return found, others, nil
+}
+
+// siteHosts lists the hosts the server's top-level host matchers name, in
+// route order: a Caddyfile's site addresses.
+func siteHosts(routes caddyhttp.RouteList) []string {
+	var hosts []string
+	for _, route := range routes {
+		for _, set := range route.MatcherSets {
+			for _, m := range set {
+				var names caddyhttp.MatchHost
+				switch m := m.(type) {
+				case caddyhttp.MatchHost:
+					names = m
+				case *caddyhttp.MatchHost:
+					names = *m
+				}
+				for _, n := range names {
+					if !slices.Contains(hosts, n) {
+						hosts = append(hosts, n)
+					}
+				}
+			}
+		}
+	}
+	return hosts
 }
