@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/spf13/cobra"
+
+	"github.com/saletrack/caddy-saletrack/internal/contentenc"
 )
 
 func init() { subcommands = append(subcommands, newTryCommand) }
@@ -195,8 +197,8 @@ func (fl tryFlags) exchange(args []string, stdin io.Reader) (*tryExchange, error
 	}
 	x := &tryExchange{method: strings.ToUpper(fl.method), path: fl.path, status: fl.status,
 		encoding: fl.contentEncoding, body: body, header: http.Header{}, responseHeader: http.Header{}}
-	if _, err := encodeBody(fl.contentEncoding, nil); err != nil {
-		return nil, err
+	if _, err := contentenc.Encode(fl.contentEncoding, nil); err != nil {
+		return nil, fmt.Errorf("--content-encoding: %w", err)
 	}
 	x.responseHeader.Set("Content-Type", fl.contentType)
 	if err := addHeaders(x.header, "--header", fl.headers); err != nil {

@@ -6,14 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 
-	"github.com/andybalholm/brotli"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zlib"
-	"github.com/klauspost/compress/zstd"
+
+	"github.com/saletrack/caddy-saletrack/internal/contentenc"
 )
 
 // tryExchange is the request and the shop's answer a try makes up: the
@@ -56,7 +53,7 @@ func (x *tryExchange) request(srv *caddyhttp.Server, host string, body []byte) (
 // The shop is a function that answers; nothing leaves the process.
 func (x *tryExchange) run(found *reached) (verdict, error) {
 	h := found.handler
-	encoded, err := encodeBody(x.encoding, x.body)
+	encoded, err := contentenc.Encode(x.encoding, x.body)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -95,35 +92,4 @@ func (x *tryExchange) run(found *reached) (verdict, error) {
 		return verdict{}, err
 	}
 	return v, nil
-}
-
-// encodeBody compresses body with a Content-Encoding the handler decodes.
-func encodeBody(encoding string, body []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	switch strings.ToLower(encoding) {
-	case "", "identity":
-		return body, nil
-	case "gzip", "x-gzip":
-		w = gzip.NewWriter(&buf)
-	case "deflate":
-		w = zlib.NewWriter(&buf)
-	case "br":
-		w = brotli.NewWriter(&buf)
-	case "zstd":
-		zw, err := zstd.NewWriter(&buf)
-		if err != nil {
-			return nil, err
-		}
-		w = zw
-	default:
-		return nil, fmt.Errorf("--content-encoding %q: want gzip, deflate, br or zstd", encoding)
-	}
-	if _, err := w.Write(body); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

@@ -18,13 +18,8 @@ func TestServeForTryActsOnNothing(t *testing.T) {
 	app := newTestApp(t)
 	h := newTimingHandler(t, app, "request")
 	r := timingRequest(`{"order":{"id":"inv_try","total":12.5,"customer":"u1"}}`)
-	shop := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
 	var v verdict
-	if err := h.serve(httptest.NewRecorder(), r, shop, &v); err != nil {
+	if err := h.serve(httptest.NewRecorder(), r, acceptingShop, &v); err != nil {
 		t.Fatal(err)
 	}
 	if v.kind != verdictCaptured || v.ev.InvoiceID != "inv_try" || v.explained == nil {
@@ -47,12 +42,7 @@ func TestServeCommitsTheSameWebhook(t *testing.T) {
 	app := newTestApp(t)
 	h := newTimingHandler(t, app, "request")
 	r := timingRequest(`{"order":{"id":"inv_real","total":12.5,"customer":"u1"}}`)
-	shop := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
-	if err := h.ServeHTTP(httptest.NewRecorder(), r, shop); err != nil {
+	if err := h.ServeHTTP(httptest.NewRecorder(), r, acceptingShop); err != nil {
 		t.Fatal(err)
 	}
 	if status := caddyhttp.GetVar(r.Context(), "sale_track.status"); status != outcomeCaptured {
@@ -62,3 +52,10 @@ func TestServeCommitsTheSameWebhook(t *testing.T) {
 		t.Fatal("the sale is not in the outbox")
 	}
 }
+
+// acceptingShop reads a webhook whole and accepts it.
+var acceptingShop = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.WriteHeader(http.StatusOK)
+	return nil
+})
