@@ -22,8 +22,9 @@ func quietLogging() *caddy.Logging {
 
 // provisionForTry provisions a config as `caddy validate` does, without
 // starting any app: no listener, no outbox, no delivery, no rates fetch.
-// The sale_track app opens its files only when started, so none is
-// opened. It returns the provisioned http app.
+// The sale_track app opens its files only when started. Certificates are
+// left out (see withoutCertificates), so no file is written or opened.
+// It returns the provisioned http app.
 func provisionForTry(cfgJSON []byte) (*caddyhttp.App, error) {
 	var cfg caddy.Config
 	if err := caddy.StrictUnmarshalJSON(cfgJSON, &cfg); err != nil {
@@ -31,6 +32,9 @@ func provisionForTry(cfgJSON []byte) (*caddyhttp.App, error) {
 	}
 	cfg.Logging = quietLogging()
 	cfg.Admin = nil
+	if err := withoutCertificates(&cfg); err != nil {
+		return nil, err
+	}
 	ctx, err := caddy.ProvisionContext(&cfg)
 	if err != nil {
 		return nil, err
@@ -40,6 +44,43 @@ func provisionForTry(cfgJSON []byte) (*caddyhttp.App, error) {
 		return nil, fmt.Errorf("the config has no http app, so no route reaches a sale_track handler")
 	}
 	return app.(*caddyhttp.App), nil
+}
+
+// withoutCertificates drops the tls and pki apps and turns automatic
+// HTTPS off on every server: provisioning them would create a local
+// certificate authority in Caddy's storage for a localhost site, and
+// none of it bears on which handler a request reaches or what it reads.
+// The route matchers are provisioned all the same.
+func withoutCertificates(cfg *caddy.Config) error {
+	delete(cfg.AppsRaw, "tls")
+	delete(cfg.AppsRaw, "pki")
+	raw, ok := cfg.AppsRaw["http"]
+	if !ok {
+		return nil
+	}
+	var app map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &app); err != nil {
+		return fmt.Errorf("decoding the http app: %w", err)
+	}
+	var servers map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(app["servers"], &servers); err != nil && app["servers"] != nil {
+		return fmt.Errorf("decoding the http servers: %w", err)
+	}
+	for _, srv := range servers {
+		var auto map[string]any
+		_ = json.Unmarshal(srv["automatic_https"], &auto)
+		if auto == nil {
+			auto = map[string]any{}
+		}
+		auto["disable"] = true
+		srv["automatic_https"], _ = json.Marshal(auto)
+	}
+	if servers != nil {
+		app["servers"], _ = json.Marshal(servers)
+	}
+	var err error
+	cfg.AppsRaw["http"], err = json.Marshal(app)
+	return err
 }
 
 // silenceCaddyLog replaces Caddy's default logger with quietLogging's

@@ -354,3 +354,47 @@ http://other.example {
 		t.Fatalf("the storage directory was created: %v", err)
 	}
 }
+
+// A try writes nothing and opens no file of the config's: not the
+// outbox or the sales file in the storage directory, not the access log,
+// and not the local certificate authority a localhost site would have
+// Caddy create.
+func TestTryCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	caddyfile := `{
+	sale_track {
+		api_key sk_test
+		storage_dir ./.saletrack
+		file ./sales.jsonl
+	}
+}
+shop.example.com, localhost {
+	log {
+		output file ./access.log
+	}
+	handle /api/checkout {
+		sale_track {
+			amount total
+			customer_id customer
+		}
+		reverse_proxy 127.0.0.1:9
+	}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(caddyfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := runTry(t, dir, []byte(`{"total":"5.00","customer":"c_1"}`), "--path", "/api/checkout", "-")
+	if run.code != 0 || !strings.Contains(run.stderr, "POST https://api.cme.sh/track/sale (cutmeshort)") {
+		t.Fatalf("exit %d:\n%s", run.code, run.stderr)
+	}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && path != dir && d.Name() != "Caddyfile" {
+			t.Errorf("try created %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
