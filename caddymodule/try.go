@@ -87,14 +87,11 @@ Exit status: 0 a sale (or lead), 1 not one, 2 a config or usage error.`,
 	return cmd
 }
 
-// errUsage marks a mistake in the command line, as opposed to the config.
-var errUsage = errors.New("usage")
-
 // runTry does the work and returns the exit status.
 func runTry(fl tryFlags, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	res, at, err := tryOnce(fl, args, stdin)
 	if err != nil {
-		fmt.Fprintln(stderr, "sale-track try: "+strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		fmt.Fprintln(stderr, "sale-track try: "+err.Error())
 		return tryExitBadSetup
 	}
 	if fl.json {
@@ -114,14 +111,14 @@ func runTry(fl tryFlags, args []string, stdin io.Reader, stdout, stderr io.Write
 func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, error) {
 	x, err := fl.exchange(args, stdin)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", errUsage, err)
+		return nil, "", err
 	}
 	var cfgJSON []byte
 	switch {
 	case fl.preset != "" && fl.config != "":
-		return nil, "", fmt.Errorf("%w: --preset and --config: give one", errUsage)
+		return nil, "", errors.New("--preset and --config: give one")
 	case fl.platform != "" && fl.preset == "":
-		return nil, "", fmt.Errorf("%w: --platform goes with --preset; a config names its platform", errUsage)
+		return nil, "", errors.New("--platform goes with --preset; a config names its platform")
 	case fl.preset != "":
 		cfgJSON, err = presetConfig(fl.preset, fl.platform)
 	default:
@@ -146,7 +143,7 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 	}
 	h := found.handler
 	if fl.request && !h.spec.FromRequest {
-		return nil, "", fmt.Errorf("%w: --request: the handler reached reads the shop's response, not the request", errUsage)
+		return nil, "", errors.New("--request: the handler reached reads the shop's response, not the request")
 	}
 	at := fmt.Sprintf("%s %q at %s, reading the %s", handlerName(h), h.Route, found.where, bodyName(h))
 	if len(others) > 0 {
