@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,7 +121,7 @@ func (h *Handler) whyNot(x *tryExchange, v verdict) string {
 	case verdictNotCandidate:
 		return h.whyNotCandidate(v.status, x.responseHeader)
 	case verdictNotAccepted:
-		return fmt.Sprintf("the shop answered the webhook %d, not one of the route's statuses %v: the provider will send it again", v.status, h.Status)
+		return fmt.Sprintf("the shop answered the webhook %d, not one of the route's statuses (%s): the provider will send it again", v.status, h.statusList())
 	case verdictSkipped:
 		return v.reason + ": " + v.detail
 	case verdictNotSale:
@@ -155,9 +156,21 @@ func (h *Handler) whyNotCandidate(status int, header http.Header) string {
 	case status == http.StatusNoContent || status == http.StatusNotModified:
 		return fmt.Sprintf("status %d carries no body", status)
 	case !h.statusMatches(status):
-		return fmt.Sprintf("status %d is not one of the route's statuses %v", status, h.Status)
+		return fmt.Sprintf("status %d is not one of the route's statuses (%s)", status, h.statusList())
 	}
 	return fmt.Sprintf("Content-Type %q is not JSON", header.Get("Content-Type"))
+}
+
+// statusList writes the route's statuses as a Caddyfile does: 201, 2xx.
+func (h *Handler) statusList() string {
+	out := make([]string, len(h.Status))
+	for i, code := range h.Status {
+		out[i] = strconv.Itoa(code)
+		if code < 100 {
+			out[i] += "xx"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // writeText writes the result as a person reads it: the payload alone on

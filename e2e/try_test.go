@@ -164,6 +164,12 @@ func TestTryPresetText(t *testing.T) {
 		}
 	}
 
+	run = runTry(t, t.TempDir(), nil, "--preset", "stripe", "--status", "500", fixture)
+	refused := "not a sale: the shop answered the webhook 500, not one of the route's statuses (2xx)"
+	if run.code != 1 || run.stdout != "" || !strings.Contains(run.stderr, refused) {
+		t.Fatalf("a webhook the shop refused: exit %d, stdout %q, stderr:\n%s", run.code, run.stdout, run.stderr)
+	}
+
 	unpaid, _ := filepath.Abs("../sale/testdata/presets/stripe/checkout_session_completed_async_unpaid.json")
 	run = runTry(t, t.TempDir(), nil, "--preset", "stripe", unpaid)
 	reason := `not a sale: condition not met: when [data.object.payment_status,data.object.status]|0 paid succeeded (the path held "unpaid")`
@@ -224,6 +230,11 @@ func TestTryDemoCaddyfile(t *testing.T) {
 	run = runTry(t, dir, []byte(signup), "--config", "Caddyfile", "--path", "/api/signup", "--status", "201", "--cookie", "cms_rf=cl_42", "--json", "-")
 	if got := run.decode(t); run.code != 0 || !got.Sale || got.Kind != "lead" || got.Fields["customer_id"].Value != "user_123" {
 		t.Fatalf("sign-up: exit %d, %+v", run.code, got)
+	}
+
+	run = runTry(t, dir, []byte(demoOrder), "--config", "Caddyfile", "--path", "/api/checkout", "--status", "404", "-")
+	if run.code != 1 || !strings.Contains(run.stderr, "status 404 is not one of the route's statuses (2xx)") {
+		t.Fatalf("a 404: exit %d, stderr:\n%s", run.code, run.stderr)
 	}
 
 	run = runTry(t, dir, []byte(demoOrder), "--config", "Caddyfile", "--path", "/api/checkout", "--content-type", "text/html", "-")
