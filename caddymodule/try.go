@@ -54,7 +54,8 @@ route (source request) the request the shop receives.
 On a sale, stdout holds the exact JSON body the platform would receive, on
 one line, and stderr the endpoint and how each field was found. Otherwise
 stderr says why it is not a sale. --json prints one object on stdout
-instead: {"sale", "kind", "payload", "endpoint", "reason", "fields"}.
+instead: {"sale", "kind", "payload", "endpoint", "reason", "fields",
+"notes"}.
 
 Exit status: 0 a sale (or lead), 1 not one, 2 a config or usage error.`,
 		Example: `  caddy sale-track try --config Caddyfile --path /api/checkout --status 201 response.json

@@ -25,9 +25,10 @@ type tryResult struct {
 	Endpoint string              `json:"endpoint"`
 	Reason   string              `json:"reason"`
 	Fields   map[string]tryField `json:"fields"`
+	// Notes say what was left out (the binding lookup) and what was
+	// replaced or converted.
+	Notes []string `json:"notes"`
 
-	// notes are said on stderr after the fields, in the text output.
-	notes []string
 	// order is the fields' order, for the text output.
 	order []sale.Field
 }
@@ -46,7 +47,7 @@ const bindingNote = "the binding lookup is left out: a missing click or customer
 // the USD value, the platform's checks and the exact body it would get.
 func judgeTry(h *Handler, x *tryExchange, v verdict, now time.Time) *tryResult {
 	a := h.app
-	res := &tryResult{Kind: sale.KindSale, Fields: map[string]tryField{}, notes: []string{bindingNote, "nothing was sent"}}
+	res := &tryResult{Kind: sale.KindSale, Fields: map[string]tryField{}, Notes: []string{bindingNote, "nothing was sent"}}
 	if h.kind == sale.KindLead {
 		res.Kind = sale.KindLead
 	}
@@ -63,10 +64,10 @@ func judgeTry(h *Handler, x *tryExchange, v verdict, now time.Time) *tryResult {
 	}
 	ev := v.ev
 	for _, r := range ev.Repairs {
-		res.notes = append(res.notes, fmt.Sprintf("%s replaced: %s", r.Field, r.Reason))
+		res.Notes = append(res.Notes, fmt.Sprintf("%s replaced: %s", r.Field, r.Reason))
 	}
 	if !ev.IsLead() {
-		res.notes = append(res.notes, convertForTry(a, ev))
+		res.Notes = append(res.Notes, convertForTry(a, ev))
 	}
 	if err := a.platform.Check(ev, now); err != nil {
 		res.Reason = "the platform would refuse it: " + err.Error()
@@ -75,7 +76,7 @@ func judgeTry(h *Handler, x *tryExchange, v verdict, now time.Time) *tryResult {
 	res.Sale = true
 	res.Payload = a.platform.WirePayload(ev, a.SendUSD, now)
 	if sent := a.platform.WireTimestamp(ev, now); !sent.Equal(ev.Timestamp) {
-		res.notes = append(res.notes, fmt.Sprintf("timestamp: %s is older than %s takes, so the send time stands in",
+		res.Notes = append(res.Notes, fmt.Sprintf("timestamp: %s is older than %s takes, so the send time stands in",
 			ev.Timestamp.UTC().Format(sale.TimestampLayout), a.platform.Name))
 	}
 	return res
@@ -110,7 +111,7 @@ func tryEndpoint(a *App, lead bool) string {
 	if url = a.sendURL(url); url != "" {
 		return "POST " + httpcheck.Redact(url) + " (" + a.platform.Name + ")"
 	}
-	return "no HTTP endpoint: the file " + a.file + " only"
+	return "no HTTP endpoint: the file " + a.file + " only, which gets the event's own line; the payload is what " + a.platform.Name + " would get"
 }
 
 // whyNot says, for a person, why the exchange is not an event.
@@ -185,7 +186,7 @@ func (res *tryResult) writeText(stdout, stderr io.Writer, at string) {
 	for _, f := range res.order {
 		fmt.Fprintf(stderr, "  %-13s %s\n", f, res.Fields[string(f)].describe())
 	}
-	for _, n := range res.notes {
+	for _, n := range res.Notes {
 		fmt.Fprintln(stderr, "note: "+n)
 	}
 	if res.Sale {

@@ -49,6 +49,7 @@ type tryJSON struct {
 	Payload  json.RawMessage `json:"payload"`
 	Endpoint string          `json:"endpoint"`
 	Reason   string          `json:"reason"`
+	Notes    []string        `json:"notes"`
 	Fields   map[string]struct {
 		Value string `json:"value"`
 		Tried []struct {
@@ -228,7 +229,8 @@ func TestTryDemoCaddyfile(t *testing.T) {
 
 	signup := `{"customer":{"id":"user_123","email":"alex@example.com","first_name":"Alex","last_name":"Johnson"}}`
 	run = runTry(t, dir, []byte(signup), "--config", "Caddyfile", "--path", "/api/signup", "--status", "201", "--cookie", "cms_rf=cl_42", "--json", "-")
-	if got := run.decode(t); run.code != 0 || !got.Sale || got.Kind != "lead" || got.Fields["customer_id"].Value != "user_123" {
+	if got := run.decode(t); run.code != 0 || !got.Sale || got.Kind != "lead" || got.Fields["customer_id"].Value != "user_123" ||
+		!strings.Contains(strings.Join(got.Notes, "\n"), "binding lookup is left out") {
 		t.Fatalf("sign-up: exit %d, %+v", run.code, got)
 	}
 
