@@ -239,6 +239,14 @@ func checkStatus(code int) error {
 // ServeHTTP passes the request on, watching the exchange; once the upstream
 // has finished it extracts the sale and commits it to the outbox.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	return h.serve(w, r, next, nil)
+}
+
+// serve is ServeHTTP's work. With a non-nil seen, what the exchange came
+// to is stored there, with how the body was read, instead of acted on:
+// `caddy sale-track try` runs the request path this way, and nothing is
+// counted, logged or committed.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, seen *verdict) error {
 	if r.Method == http.MethodHead || isUpgrade(r) {
 		return next.ServeHTTP(w, r)
 	}
@@ -264,7 +272,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.logger.Debug("upstream failed, no sale", zap.String("route", h.Route), zap.Error(err))
 		return err
 	}
-	h.afterUpstream(tw, reqCopy, r)
+	v := h.afterUpstream(tw, reqCopy, r, seen != nil)
+	if seen != nil {
+		*seen = v
+		return nil
+	}
+	h.act(r, v)
 	return nil
 }
 
@@ -288,8 +301,9 @@ func (h *Handler) statusMatches(status int) bool {
 
 // afterUpstream runs once the upstream is done: a browser's response has
 // been written, and completes when the handler returns; a webhook's answer
-// is held until its sale is committed.
-func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Request) {
+// is held until its sale is committed. It says what the exchange came to;
+// explain asks for how the body was read as well.
+func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Request, explain bool) verdict {
 	status := tw.status
 	if !tw.wroteHeader {
 		status = http.StatusOK
@@ -300,25 +314,21 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 	case h.spec.FromRequest:
 		body, overflow := reqCopy.result()
 		if !h.statusMatches(status) {
-			h.logger.Debug("webhook not accepted by the shop, no sale", zap.String("route", h.Route), zap.Int("status", status))
-			return
+			return verdict{kind: verdictNotAccepted, status: status}
 		}
 		if overflow {
-			h.skip(r, "over_max_body", "request body is larger than max_body")
-			return
+			return skipped("over_max_body", "request body is larger than max_body")
 		}
 		raw, encoding = body, r.Header.Get("Content-Encoding")
 		if raw == nil {
-			h.skip(r, "incomplete_body", "the upstream did not read the whole request body")
-			return
+			return skipped("incomplete_body", "the upstream did not read the whole request body")
 		}
 	default:
 		if !tw.capturing {
-			return // not a candidate: the common case, nothing to say
+			return verdict{kind: verdictNotCandidate, status: status} // the common case, nothing to say
 		}
 		if tw.overflow {
-			h.skip(r, "over_max_body", "response body is larger than max_body")
-			return
+			return skipped("over_max_body", "response body is larger than max_body")
 		}
 		raw, encoding = tw.body(), tw.Header().Get("Content-Encoding")
 	}
@@ -328,14 +338,15 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 		if errors.Is(err, errTooLarge) {
 			reason = "over_max_body"
 		}
-		h.skip(r, reason, err.Error())
-		return
+		return skipped(reason, err.Error())
 	}
 	defer release()
-	h.extract(r, body)
+	return h.extract(r, body, explain)
 }
 
-func (h *Handler) extract(r *http.Request, body []byte) {
+// extract reads the decoded body with the request's placeholders resolved
+// to plain values.
+func (h *Handler) extract(r *http.Request, body []byte, explain bool) verdict {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	resolve := func(placeholder string) string {
 		if repl == nil {
@@ -343,76 +354,12 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		}
 		return repl.ReplaceAll(placeholder, "")
 	}
-	ev, err := h.spec.Extract(body, resolve, time.Now())
-	var notSale *sale.NotSaleError
-	var rejected *sale.RejectError
-	switch {
-	case errors.Is(err, sale.ErrMalformed):
-		h.skip(r, "malformed", err.Error())
-		return
-	case errors.Is(err, sale.ErrTooDeep):
-		h.skip(r, "too_deep", err.Error())
-		return
-	case errors.As(err, &notSale):
-		// A condition that names its reason (an untagged Stripe intent) is
-		// counted under it; any other under "condition".
-		reason := notSale.Reason
-		if reason == "" {
-			reason = "condition"
-		}
-		setSaleVars(r, "not_sale", "", "")
-		metricSkipped(h.Route, h.kind, reason)
-		h.observe(outcomeNotSale, reason, notSale.Error(), "")
-		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", notSale.Condition),
-			zap.String("reason", reason), zap.String("path", r.URL.Path))
-		return
-	case errors.As(err, &rejected):
-		setSaleVars(r, "rejected", rejected.InvoiceID, "")
-		metricRejected(h.Route, h.kind, rejected.Field)
-		h.observe(outcomeRejected, rejected.Field, rejected.Error(), rejected.InvoiceID)
-		// The provider's object id names the payment in its dashboard,
-		// where a shop can see why nothing counted.
-		h.logger.Warn(eventLabel(h.kind)+" rejected",
-			zap.String("route", h.Route),
-			zap.String("field", rejected.Field),
-			zap.String("reason", rejected.Reason),
-			zap.String("invoice_id", rejected.InvoiceID),
-			zap.String("object", rejected.Object),
-			zap.String("path", r.URL.Path))
-		return
-	case err != nil:
-		h.skip(r, "extract", err.Error())
-		return
+	v := h.judge(h.spec.Extract(body, resolve, time.Now()))
+	if explain {
+		e := h.spec.Explain(body, resolve)
+		v.explained = &e
 	}
-	ev.Route = h.Route
-	for _, repair := range ev.Repairs {
-		metricRepaired(h.Route, h.kind, string(repair.Field))
-		h.logger.Warn("sale kept with a field replaced",
-			zap.String("route", h.Route),
-			zap.String("field", string(repair.Field)),
-			zap.String("reason", repair.Reason),
-			zap.String("invoice_id", ev.InvoiceID),
-			zap.String("path", r.URL.Path))
-	}
-	if ev.IsLead() && ev.ClickID == "" && !h.FollowUp {
-		// A lead ties a customer to a click; without one it ties nothing.
-		setSaleVars(r, "skipped", "", "")
-		metricSkipped(h.Route, h.kind, "no_click")
-		h.observe(outcomeSkipped, "no_click", "no_click: a lead without a click is not attributable", "")
-		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", r.URL.Path))
-		return
-	}
-	if h.spec.FromRequest {
-		// The provider retries until it gets a 2xx, and its 2xx is held
-		// until this returns: a crash before the commit makes it retry.
-		setSaleVars(r, h.app.commit(ev), ev.InvoiceID, ev.ID)
-		return
-	}
-	// A browser never retries, so holding its response would protect
-	// nothing: it completes now, and the commit follows at once, off its
-	// path. A duplicate found by the commit is counted and logged there.
-	setSaleVars(r, outcomeCaptured, ev.InvoiceID, ev.ID)
-	h.app.commitLater(ev)
+	return v
 }
 
 // skip records a candidate that could not be read as a sale. This and the

@@ -1,15 +1,11 @@
 package fake
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"strings"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zlib"
-	"github.com/klauspost/compress/zstd"
+	"github.com/saletrack/caddy-saletrack/internal/contentenc"
 )
 
 // The order every checkout answers: its id, status, total and currency
@@ -52,30 +48,11 @@ func order(id, status, total, currency string) []byte {
 // Compress returns data in a Content-Encoding: gzip, deflate (zlib, as
 // HTTP means it), br or zstd; any other encoding returns data unchanged.
 func Compress(encoding string, data []byte) []byte {
-	var buf bytes.Buffer
-	var w interface {
-		Write([]byte) (int, error)
-		Close() error
-	}
-	switch encoding {
-	case "gzip":
-		w = gzip.NewWriter(&buf)
-	case "deflate":
-		w = zlib.NewWriter(&buf)
-	case "br":
-		w = brotli.NewWriter(&buf)
-	case "zstd":
-		zw, err := zstd.NewWriter(&buf)
-		if err != nil {
-			panic("fake: zstd: " + err.Error())
-		}
-		w = zw
-	default:
+	out, err := contentenc.Encode(encoding, data)
+	if err != nil {
 		return data
 	}
-	w.Write(data)
-	w.Close()
-	return buf.Bytes()
+	return out
 }
 
 // FreePort asks the OS for a loopback port nobody uses, for a server that
