@@ -19,9 +19,9 @@ const (
 	DefaultShutdownTimeout = 5 * time.Second
 )
 
-// dedupSweepEvery is how often the worker deletes expired dedup keys.
-// Expired keys are already ignored by Enqueue; the sweep only reclaims
-// space, so it need not be frequent.
+// dedupSweepEvery is how often the worker deletes expired dedup keys and
+// bindings. Expired entries are already ignored by their readers; the
+// sweep only reclaims space, so it need not be frequent.
 const dedupSweepEvery = 5 * time.Minute
 
 // EmitterOptions tunes delivery. The zero value is usable.

@@ -54,6 +54,7 @@ type OutboxOptions struct {
 	OpenTimeout time.Duration    // bbolt file-lock timeout; 0 means 5s
 	Now         func() time.Time // nil means time.Now; tests inject a clock
 	Logger      *zap.Logger      // nil means zap.NewNop()
+	Binding     BindingOptions   // what the binding keeps, and for how long
 }
 
 func (o OutboxOptions) withDefaults() OutboxOptions {
@@ -72,6 +73,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	o.Binding = o.Binding.withDefaults()
 	return o
 }
 
@@ -120,6 +122,11 @@ type Outbox struct {
 	// fresh hands just-committed events to their first attempt.
 	fresh freshEvents
 
+	// key hashes the binding's emails and customer ids; binding holds the
+	// settings in force, which a reload may change.
+	key     bindingKey
+	binding atomic.Pointer[BindingOptions]
+
 	queued atomic.Int64 // events in the events bucket
 	dead   atomic.Int64 // records in the dead bucket
 
@@ -142,7 +149,12 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: creating its directory: %w", path, err)
 	}
-	o := &Outbox{path: path, opts: opts, log: opts.Logger}
+	key, err := loadBindingKey(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	o := &Outbox{path: path, opts: opts, log: opts.Logger, key: key}
+	o.binding.Store(&opts.Binding)
 	db, err := o.openChecked()
 	if err != nil && isCorrupt(err) {
 		db, err = o.replaceFile(err)
@@ -184,19 +196,24 @@ func (o *Outbox) Close() error {
 // the caller must not change ev once Enqueue is called: a change would
 // make the first attempt send other bytes than a resend from the file.
 //
+// Once the event is committed, or found to be a duplicate, the binding
+// learns from it (binding.go): a repeat still shows its customer's click.
+//
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
 	res, err := o.enqueue(ev)
 	switch {
 	case err != nil:
 		o.storageFailures.Add(1)
+		return res, err
 	case res == Duplicate:
 		o.duplicates.Add(1)
 	default:
 		o.enqueued.Add(1)
 		o.queued.Add(1)
 	}
-	return res, err
+	o.learnQuietly(ev)
+	return res, nil
 }
 
 func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
