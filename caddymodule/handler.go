@@ -124,6 +124,7 @@ type Handler struct {
 	kind string
 
 	spec   *sale.Spec
+	fill   sale.Filler                 // h.bindingFiller, bound once
 	wants  func(int, http.Header) bool // h.wantsResponse, bound once
 	app    *App
 	logger *zap.Logger
@@ -186,6 +187,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.spec = spec
+	h.fill = h.bindingFiller()
 	h.wants = h.wantsResponse
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -343,7 +345,7 @@ func (h *Handler) extract(r *http.Request, body []byte) {
 		}
 		return repl.ReplaceAll(placeholder, "")
 	}
-	ev, err := h.spec.Extract(body, resolve, time.Now())
+	ev, err := h.spec.ExtractFilled(body, resolve, time.Now(), h.fill)
 	var notSale *sale.NotSaleError
 	var rejected *sale.RejectError
 	switch {
