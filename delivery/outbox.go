@@ -196,24 +196,24 @@ func (o *Outbox) Close() error {
 // the caller must not change ev once Enqueue is called: a change would
 // make the first attempt send other bytes than a resend from the file.
 //
-// Once the event is committed, or found to be a duplicate, the binding
-// learns from it (binding.go): a repeat still shows its customer's click.
+// The binding learns from the event first (binding.go), a duplicate
+// included, since a repeat still shows its customer's click; so an event
+// that has been delivered has always taught the binding already.
 //
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
+	o.learnQuietly(ev)
 	res, err := o.enqueue(ev)
 	switch {
 	case err != nil:
 		o.storageFailures.Add(1)
-		return res, err
 	case res == Duplicate:
 		o.duplicates.Add(1)
 	default:
 		o.enqueued.Add(1)
 		o.queued.Add(1)
 	}
-	o.learnQuietly(ev)
-	return res, nil
+	return res, err
 }
 
 func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
