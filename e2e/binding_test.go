@@ -61,7 +61,9 @@ http://127.0.0.1:%d {
 `, s.port, s.shop, s.shop)
 }
 
-func (s *bindingSite) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path) }
+func (s *bindingSite) url(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path)
+}
 
 // landAndSignUp is a browser landing through click and signing up as user
 // with email; it returns once the platform has the lead, so the binding
