@@ -62,6 +62,11 @@ type Event struct {
 	// before origins were kept.
 	Origin *Origin `json:"origin,omitempty"`
 
+	// Refs are the provider's checkout references the body carried, for
+	// the binding to find the checkout's click and customer by. Not
+	// stored: they are used at capture only.
+	Refs []string `json:"-"`
+
 	// Repairs lists the fields whose captured value could not be used and
 	// what stood in for it, for the capture to log and count. They are not
 	// stored: a repair is reported once, when the sale is captured.

@@ -174,6 +174,7 @@ func (s *Spec) readParty(ev *Event, doc gjson.Result, resolve Resolver) {
 		ev.ClickID = strings.Clone(v.text)
 		ev.SetOrigin(FieldClickID, originOf(v.source))
 	}
+	ev.Refs = readRefs(s.Sources[FieldRef], doc, resolve)
 }
 
 // readTimestamp reads the event's own time.
