@@ -8,9 +8,10 @@ import (
 )
 
 // bindingFiller completes the route's sales from what the proxy learned
-// before (delivery's binding): a missing customer id from the sale's email,
-// a missing click id from its customer. A binding that cannot be read
-// fills nothing; the sale is judged on its own fields.
+// before (delivery's binding): from the checkout reference the sale
+// carries, a missing customer id from its email, a missing click id from
+// its customer. A binding that cannot be read fills nothing; the sale is
+// judged on its own fields.
 func (h *Handler) bindingFiller() sale.Filler {
 	return func(ev *sale.Event) {
 		d := h.app.currentPipeline()
@@ -23,22 +24,38 @@ func (h *Handler) bindingFiller() sale.Filler {
 				zap.String("route", h.Route), zap.Error(err))
 			return
 		}
-		if filled.Customer {
+		if !filled.Any() {
+			return
+		}
+		if filled.Customer != "" {
 			metricFilled(h.Route, sale.FieldCustomerID)
 		}
-		if filled.Click {
+		if filled.Click != "" {
 			metricFilled(h.Route, sale.FieldClickID)
-		}
-		if !filled.Customer && !filled.Click {
-			return
 		}
 		if ce := h.logger.Check(zapcore.DebugLevel, "sale filled in from the binding"); ce != nil {
 			ce.Write(zap.String("route", h.Route),
 				zap.String("invoice_id", ev.InvoiceID),
-				zap.Bool("customer_id_by_email", filled.Customer),
-				zap.Bool("click_id_by_customer", filled.Click),
+				zap.String("customer_id_by", filled.Customer),
+				zap.String("click_id_by", filled.Click),
 				zap.String("customer_id", ev.CustomerExternalID),
 				zap.String("click_id", ev.ClickID))
 		}
 	}
+}
+
+// bindRefsLater records a checkout's references after its response, off
+// the browser's path. A record that cannot be written costs the webhook
+// its click, never the response.
+func (a *App) bindRefsLater(got sale.RefCapture) {
+	a.later(func() {
+		d := a.currentPipeline()
+		if d == nil {
+			return
+		}
+		if err := d.outbox.BindRefs(got.Refs, got.Click, got.Customer); err != nil {
+			a.logger.Warn("a checkout reference could not be recorded; its webhook sale may lack the click",
+				zap.Strings("references", got.Refs), zap.Error(err))
+		}
+	})
 }

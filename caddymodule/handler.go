@@ -79,6 +79,13 @@ type Handler struct {
 	// the currency's ISO 4217 digits.
 	AmountDigits []string `json:"amount_digits,omitempty"`
 
+	// Ref lists the sources of the payment provider's checkout reference
+	// in the body (a Stripe Checkout Session id, a Paddle transaction id):
+	// a sale without a click or customer gets those checkout_ref recorded
+	// for the same reference. Every source that yields a value is tried.
+	// Default: the preset's (stripe, paddle), else none.
+	Ref []string `json:"ref,omitempty"`
+
 	// Event is the event name sent to the platform. Default: the
 	// platform's (cutmeshort: sale or sign_up; dub: Purchase or Sign up;
 	// generic: sale or lead).
@@ -138,6 +145,7 @@ func (h *Handler) fieldSources() map[sale.Field]*[]string {
 		sale.FieldAmount: &h.Amount, sale.FieldCurrency: &h.Currency, sale.FieldInvoiceID: &h.InvoiceID,
 		sale.FieldCustomerID: &h.CustomerID, sale.FieldEmail: &h.Email, sale.FieldName: &h.Name,
 		sale.FieldClickID: &h.ClickID, sale.FieldTimestamp: &h.Timestamp, sale.FieldAmountDigits: &h.AmountDigits,
+		sale.FieldRef: &h.Ref,
 	}
 }
 
@@ -279,8 +287,11 @@ func (h *Handler) wantsResponse(status int, header http.Header) bool {
 	return h.statusMatches(status) && isJSON(header.Get("Content-Type"))
 }
 
-func (h *Handler) statusMatches(status int) bool {
-	for _, code := range h.Status {
+func (h *Handler) statusMatches(status int) bool { return statusIn(h.Status, status) }
+
+// statusIn reports whether status is one of codes, each a code or a class.
+func statusIn(codes []int, status int) bool {
+	for _, code := range codes {
 		if caddyhttp.StatusCodeMatches(status, code) {
 			return true
 		}
@@ -337,15 +348,19 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 	h.extract(r, body)
 }
 
-func (h *Handler) extract(r *http.Request, body []byte) {
+// requestResolver resolves placeholders with the request's replacer.
+func requestResolver(r *http.Request) sale.Resolver {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	resolve := func(placeholder string) string {
+	return func(placeholder string) string {
 		if repl == nil {
 			return ""
 		}
 		return repl.ReplaceAll(placeholder, "")
 	}
-	ev, err := h.spec.ExtractFilled(body, resolve, time.Now(), h.fill)
+}
+
+func (h *Handler) extract(r *http.Request, body []byte) {
+	ev, err := h.spec.ExtractFilled(body, requestResolver(r), time.Now(), h.fill)
 	var notSale *sale.NotSaleError
 	var rejected *sale.RejectError
 	switch {

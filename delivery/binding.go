@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -21,6 +22,7 @@ const DefaultBindingTTL = 90 * 24 * time.Hour
 var (
 	bucketBindCustomer = []byte("bind_customer") // HMAC(customer id) → learned ‖ click id
 	bucketBindEmail    = []byte("bind_email")    // HMAC(email) → learned ‖ customer id
+	bucketBindRef      = []byte("bind_ref")      // HMAC(reference) → learned ‖ uvarint len(click) ‖ click id ‖ customer id
 )
 
 // BindingOptions say how the binding learns and forgets.
@@ -47,43 +49,125 @@ func (o *Outbox) SetBindingOptions(b BindingOptions) {
 
 func (o *Outbox) bindingOptions() BindingOptions { return *o.binding.Load() }
 
-// Filled says which fields Fill completed.
+// What a field was filled in by, as Filled reports it.
+const (
+	ByReference = "reference" // the checkout reference the sale carries
+	ByEmail     = "email"     // the sale's email
+	ByCustomer  = "customer"  // the sale's customer id
+)
+
+// Filled says which fields Fill completed, and by what; "" for a field
+// it did not fill.
 type Filled struct {
-	// Customer is set when the customer id came from the sale's email.
-	Customer bool
-	// Click is set when the click id came from the sale's customer.
-	Click bool
+	Customer string
+	Click    string
 }
 
-// Fill completes a sale from the binding: a missing customer id from its
-// email, then a missing click id from its customer. Each value is one the
-// shop itself produced, seen earlier with the same email or customer;
-// nothing is generated. Filled fields are marked sale.OriginBinding.
+// Any reports whether Fill completed anything.
+func (f Filled) Any() bool { return f.Customer != "" || f.Click != "" }
+
+// Fill completes a sale from the binding: first from the checkout
+// reference it carries (the click and customer checkout_ref saw), then a
+// missing customer id from its email, then a missing click id from its
+// customer. Each value is one the shop itself produced, seen earlier with
+// the same reference, email or customer; nothing is generated. What the
+// sale carries itself is never replaced. Filled fields are marked
+// sale.OriginBinding.
 func (o *Outbox) Fill(ev *sale.Event) (Filled, error) {
 	var filled Filled
 	if ev.ClickID != "" && ev.CustomerExternalID != "" {
 		return filled, nil
 	}
 	opts, now := o.bindingOptions(), o.opts.Now()
+	setCustomer := func(customer, by string) {
+		ev.CustomerExternalID = customer
+		ev.SetOrigin(sale.FieldCustomerID, sale.OriginBinding)
+		filled.Customer = by
+	}
+	setClick := func(click, by string) {
+		ev.ClickID = click
+		ev.SetOrigin(sale.FieldClickID, sale.OriginBinding)
+		filled.Click = by
+	}
 	err := o.view("fill from the binding", func(tx *bolt.Tx) error {
+		for _, ref := range ev.Refs {
+			v, ok := liveEntry(tx.Bucket(bucketBindRef), o.key.refKey(ref), now, opts.TTL)
+			if !ok {
+				continue
+			}
+			click, customer, ok := splitRefEntry(v)
+			if !ok {
+				continue
+			}
+			if ev.ClickID == "" && sale.ValidClickID(click) {
+				setClick(click, ByReference)
+			}
+			if ev.CustomerExternalID == "" && customer != "" {
+				setCustomer(customer, ByReference)
+			}
+			break
+		}
 		if ev.CustomerExternalID == "" && ev.CustomerEmail != "" {
 			if customer, ok := liveEntry(tx.Bucket(bucketBindEmail), o.key.emailKey(ev.CustomerEmail), now, opts.TTL); ok {
-				ev.CustomerExternalID = string(customer)
-				ev.SetOrigin(sale.FieldCustomerID, sale.OriginBinding)
-				filled.Customer = true
+				setCustomer(string(customer), ByEmail)
 			}
 		}
 		if ev.ClickID == "" && ev.CustomerExternalID != "" {
 			if click, ok := liveEntry(tx.Bucket(bucketBindCustomer), o.key.customerKey(ev.CustomerExternalID), now, opts.TTL); ok &&
 				sale.ValidClickID(string(click)) {
-				ev.ClickID = string(click)
-				ev.SetOrigin(sale.FieldClickID, sale.OriginBinding)
-				filled.Click = true
+				setClick(string(click), ByCustomer)
 			}
 		}
 		return nil
 	})
 	return filled, err
+}
+
+// BindRefs records that the checkout behind each of refs (a provider's
+// Checkout Session or transaction) was opened by a browser with click
+// and, when known, by customer, for the webhook that carries one of them.
+// A reference seen again keeps its first click under first-click
+// attribution. It returns once the entries are on disk.
+func (o *Outbox) BindRefs(refs []string, click, customer string) error {
+	if len(refs) == 0 || (click == "" && customer == "") {
+		return nil
+	}
+	opts, now := o.bindingOptions(), o.opts.Now()
+	return o.learnWith(func(tx *bolt.Tx) []bindingPut {
+		var puts []bindingPut
+		for _, ref := range refs {
+			key := o.key.refKey(ref)
+			next := click
+			old, live := liveEntry(tx.Bucket(bucketBindRef), key, now, opts.TTL)
+			if live {
+				oldClick, oldCustomer, ok := splitRefEntry(old)
+				if ok && oldClick == click && oldCustomer == customer {
+					continue
+				}
+				if ok && opts.KeepFirst && oldClick != "" {
+					next = oldClick
+				}
+			}
+			puts = append(puts, bindingPut{bucketBindRef, key, refEntry(now, next, customer)})
+		}
+		return puts
+	})
+}
+
+// refEntry is a reference's binding value: when, the click, the customer.
+func refEntry(learned time.Time, click, customer string) []byte {
+	v := binary.AppendUvarint(timeKey(learned), uint64(len(click)))
+	return append(append(v, click...), customer...)
+}
+
+// splitRefEntry reads what refEntry wrote, less its time.
+func splitRefEntry(v []byte) (click, customer string, ok bool) {
+	n, size := binary.Uvarint(v)
+	if size <= 0 || n > uint64(len(v)-size) {
+		return "", "", false
+	}
+	rest := v[size:]
+	return string(rest[:n]), string(rest[n:]), true
 }
 
 // learn records what an event shows: its customer's click, and its
@@ -95,26 +179,39 @@ func (o *Outbox) learn(ev *sale.Event) error {
 		return nil
 	}
 	opts, now := o.bindingOptions(), o.opts.Now()
+	return o.learnWith(func(tx *bolt.Tx) []bindingPut { return o.bindingChanges(tx, ev, now, opts) })
+}
+
+// learnWith writes the binding entries changes lists. It asks in a read
+// transaction first, and commits only when there is something to write,
+// asking again inside the write: another capture may have written since.
+func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 	var puts []bindingPut
 	err := o.view("read the binding", func(tx *bolt.Tx) error {
-		puts = o.bindingChanges(tx, ev, now, opts)
+		puts = changes(tx)
 		return nil
 	})
 	if err != nil || len(puts) == 0 {
 		return err
 	}
-	return o.batch("learn the binding", func(tx *bolt.Tx) error {
-		changes := o.bindingChanges(tx, ev, now, opts)
-		if len(changes) == 0 {
+	wrote := 0
+	err = o.batch("learn the binding", func(tx *bolt.Tx) error {
+		current := changes(tx)
+		wrote = len(current)
+		if len(current) == 0 {
 			return errNothingToWrite
 		}
-		for _, p := range changes {
+		for _, p := range current {
 			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		o.bindingsLearned.Add(uint64(wrote))
+	}
+	return err
 }
 
 // learnQuietly learns from ev; a failure costs the binding an entry, never
@@ -187,4 +284,4 @@ func (o *Outbox) sweepBindings(now time.Time) (int, error) {
 }
 
 // bindingBuckets lists the binding's buckets, for opening and sweeping.
-var bindingBuckets = [][]byte{bucketBindCustomer, bucketBindEmail}
+var bindingBuckets = [][]byte{bucketBindCustomer, bucketBindEmail, bucketBindRef}

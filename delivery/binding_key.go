@@ -82,6 +82,11 @@ func (k bindingKey) customerKey(customer string) []byte {
 	return k.sum("customer", customer)
 }
 
+// refKey is the bucket key of a provider's checkout reference.
+func (k bindingKey) refKey(ref string) []byte {
+	return k.sum("ref", ref)
+}
+
 // sum is HMAC-SHA256 of kind and text, the kind keeping an email and a
 // customer id with the same text apart.
 func (k bindingKey) sum(kind, text string) []byte {

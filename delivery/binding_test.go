@@ -51,7 +51,7 @@ func TestBindingFillsCustomerByEmailThenClickByCustomer(t *testing.T) {
 
 	ev := webhookSale(t, "cs_1", "  Alex@Example.COM ")
 	filled := mustFill(t, ob, ev)
-	if !filled.Customer || !filled.Click || ev.CustomerExternalID != "user_7" || ev.ClickID != "clk_landing" {
+	if filled != (Filled{Customer: ByEmail, Click: ByCustomer}) || ev.CustomerExternalID != "user_7" || ev.ClickID != "clk_landing" {
 		t.Fatalf("filled %+v: customer %q click %q, want user_7 and clk_landing", filled, ev.CustomerExternalID, ev.ClickID)
 	}
 	if ev.Origin == nil || ev.Origin.CustomerExternalID != sale.OriginBinding || ev.Origin.ClickID != sale.OriginBinding {
@@ -61,12 +61,12 @@ func TestBindingFillsCustomerByEmailThenClickByCustomer(t *testing.T) {
 	// What the sale carries itself is never replaced.
 	own := webhookSale(t, "cs_2", "alex@example.com")
 	own.CustomerExternalID, own.ClickID = "user_other", "clk_own"
-	if filled := mustFill(t, ob, own); filled.Customer || filled.Click || own.CustomerExternalID != "user_other" || own.ClickID != "clk_own" {
+	if filled := mustFill(t, ob, own); filled.Any() || own.CustomerExternalID != "user_other" || own.ClickID != "clk_own" {
 		t.Fatalf("a sale's own fields were replaced: %+v %q %q", filled, own.CustomerExternalID, own.ClickID)
 	}
 
 	unknown := webhookSale(t, "cs_3", "nobody@example.com")
-	if filled := mustFill(t, ob, unknown); filled.Customer || filled.Click || unknown.CustomerExternalID != "" || unknown.ClickID != "" {
+	if filled := mustFill(t, ob, unknown); filled.Any() || unknown.CustomerExternalID != "" || unknown.ClickID != "" {
 		t.Fatalf("an unknown email was filled: %+v", filled)
 	}
 }
@@ -115,7 +115,7 @@ func TestBindingExpiresAfterTTLAndIsSwept(t *testing.T) {
 	if n, err := ob.sweepBindings(clock.Now()); err != nil || n != 0 {
 		t.Fatalf("sweep before the TTL removed %d (%v)", n, err)
 	}
-	if ev := webhookSale(t, "cs_1", "alex@example.com"); !mustFill(t, ob, ev).Click {
+	if ev := webhookSale(t, "cs_1", "alex@example.com"); mustFill(t, ob, ev).Click == "" {
 		t.Fatal("a binding within its TTL filled nothing")
 	}
 
@@ -126,8 +126,63 @@ func TestBindingExpiresAfterTTLAndIsSwept(t *testing.T) {
 	if n, err := ob.sweepBindings(clock.Now()); err != nil || n != 2 {
 		t.Fatalf("sweep after the TTL removed %d (%v), want the click and the email", n, err)
 	}
+	if err := ob.BindRefs([]string{"cs_1"}, "clk_2", ""); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if n, err := ob.sweepBindings(clock.Now()); err != nil || n != 1 {
+		t.Fatalf("sweep removed %d (%v), want the reference", n, err)
+	}
 	if left := bindingEntries(t, ob); len(left) != 0 {
 		t.Fatalf("%d entries left after the sweep", len(left))
+	}
+}
+
+// A webhook carrying a checkout reference gets the click and customer
+// checkout_ref saw with it, before its email or customer is tried.
+func TestBindingFillsByCheckoutReference(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{})
+	if err := ob.BindRefs([]string{"cs_test_1", "pi_1"}, "clk_checkout", "user_9"); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, ob, bindLead("user_7", "clk_lead", "alex@example.com"))
+
+	ev := webhookSale(t, "cs_test_1", "alex@example.com")
+	ev.Refs = []string{"cs_unknown", "pi_1"}
+	if filled := mustFill(t, ob, ev); filled != (Filled{Customer: ByReference, Click: ByReference}) ||
+		ev.ClickID != "clk_checkout" || ev.CustomerExternalID != "user_9" {
+		t.Fatalf("filled %+v: click %q customer %q", filled, ev.ClickID, ev.CustomerExternalID)
+	}
+
+	// A checkout of a visitor not logged in gives the click; the email
+	// then finds the customer.
+	if err := ob.BindRefs([]string{"cs_test_2"}, "clk_guest", ""); err != nil {
+		t.Fatal(err)
+	}
+	ev = webhookSale(t, "cs_test_2", "alex@example.com")
+	ev.Refs = []string{"cs_test_2"}
+	if filled := mustFill(t, ob, ev); filled != (Filled{Customer: ByEmail, Click: ByReference}) ||
+		ev.ClickID != "clk_guest" || ev.CustomerExternalID != "user_7" {
+		t.Fatalf("filled %+v: click %q customer %q", filled, ev.ClickID, ev.CustomerExternalID)
+	}
+}
+
+func TestBindRefsAttribution(t *testing.T) {
+	for _, tc := range []struct {
+		keepFirst bool
+		want      string
+	}{{false, "clk_second"}, {true, "clk_first"}} {
+		ob := obOpen(t, OutboxOptions{Binding: BindingOptions{KeepFirst: tc.keepFirst}})
+		for _, click := range []string{"clk_first", "clk_second"} {
+			if err := ob.BindRefs([]string{"cs_1"}, click, "user_1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev := webhookSale(t, "cs_1", "")
+		ev.Refs = []string{"cs_1"}
+		if mustFill(t, ob, ev); ev.ClickID != tc.want {
+			t.Errorf("keepFirst %v: click %q, want %q", tc.keepFirst, ev.ClickID, tc.want)
+		}
 	}
 }
 
@@ -139,9 +194,12 @@ func TestBindingStoresNoEmailInClear(t *testing.T) {
 	for i, email := range emails {
 		mustEnqueue(t, ob, bindLead("user_"+string(rune('a'+i)), "clk_"+string(rune('a'+i)), email))
 	}
+	if err := ob.BindRefs([]string{"cs_1"}, "clk_c", "user_c"); err != nil {
+		t.Fatal(err)
+	}
 	entries := bindingEntries(t, ob)
-	if len(entries) != 2*len(emails) {
-		t.Fatalf("%d binding entries, want %d", len(entries), 2*len(emails))
+	if len(entries) != 2*len(emails)+1 {
+		t.Fatalf("%d binding entries, want %d", len(entries), 2*len(emails)+1)
 	}
 	for _, kv := range entries {
 		for _, email := range emails {

@@ -228,6 +228,7 @@ func (e *Emitter) Stats() Stats {
 		DeadLettered:    ob.deadLettered.Load(),
 		Delivered:       e.counters.delivered.Load(),
 		Replayed:        e.counters.replayed.Load(),
+		BindingsLearned: ob.bindingsLearned.Load(),
 		Sinks:           e.counters.sinkStats(),
 	}
 	if since, ok, err := ob.oldest(); err == nil && ok {

@@ -134,6 +134,7 @@ type Outbox struct {
 	duplicates      atomic.Uint64
 	storageFailures atomic.Uint64
 	deadLettered    atomic.Uint64
+	bindingsLearned atomic.Uint64
 }
 
 // OpenOutbox opens (or creates) the outbox at path. The parent directory

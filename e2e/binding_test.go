@@ -52,6 +52,20 @@ http://127.0.0.1:%d {
 		header Content-Type application/json
 		respond `+"`"+`{"customer":{"id":"{http.request.uri.query.user}","email":"{http.request.uri.query.email}"}}`+"`"+` 201
 	}
+	handle /api/checkout-session {
+		checkout_ref id url {
+			customer_id {http.request.header.X-User-Id}
+		}
+		header Content-Type application/json
+		respond `+"`"+`{"id":"{http.request.uri.query.session}","url":"https://checkout.stripe.com/c/pay/{http.request.uri.query.session}#fidkdWxOYHwn"}`+"`"+` 200
+	}
+	handle /checkout/stripe {
+		checkout_ref {http.response.header.Location} {
+			customer_id {http.request.header.X-User-Id}
+		}
+		header Location https://checkout.stripe.com/c/pay/{http.request.uri.query.session}#fidkdWxOYHwn
+		respond 303
+	}
 	handle /webhooks/* {
 		sale_track stripe
 		reverse_proxy %s
@@ -102,20 +116,34 @@ func (s *bindingSite) waitPath(path string, n int) []map[string]any {
 	}
 }
 
-// waitDuplicates waits until the delivery has counted n duplicates.
-func (s *bindingSite) waitDuplicates(n uint64) {
+// deliveryStats is what the tests read of /sale_track/stats.
+type deliveryStats struct {
+	Duplicates      uint64 `json:"duplicates"`
+	BindingsLearned uint64 `json:"bindings_learned"`
+}
+
+func (s *bindingSite) stats() deliveryStats {
+	s.t.Helper()
+	var stats []deliveryStats
+	s.proc.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
+	if len(stats) != 1 {
+		s.t.Fatalf("stats of %d deliveries, want 1", len(stats))
+	}
+	return stats[0]
+}
+
+// waitStat waits until the delivery's stats say enough: a duplicate
+// counted, a binding entry learned.
+func (s *bindingSite) waitStat(what string, enough func(deliveryStats) bool) {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var stats []struct {
-			Duplicates uint64 `json:"duplicates"`
-		}
-		s.proc.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
-		if len(stats) == 1 && stats[0].Duplicates >= n {
+		stats := s.stats()
+		if enough(stats) {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("duplicates counted: %+v, want %d", stats, n)
+			s.t.Fatalf("waiting for %s: stats %+v", what, stats)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -224,7 +252,7 @@ func TestWebhookSaleTakesFirstOrLastClick(t *testing.T) {
 			browser := visitor(t)
 			mustDo(t, browser, http.MethodGet, s.url("/?cms_rf=cl_laptop"))
 			mustDo(t, browser, http.MethodPost, s.url("/signup?user=user_123&email=alex%40example.com"))
-			s.waitDuplicates(1)
+			s.waitStat("the duplicate sign-up", func(st deliveryStats) bool { return st.Duplicates >= 1 })
 			s.stripeWebhook("cs_test_fl", "alex@example.com")
 			if sale := s.waitPath("/track/sale", 1)[0]; sale["clickId"] != tc.want {
 				t.Fatalf("sale %v: want click %s", sale, tc.want)
@@ -261,5 +289,42 @@ func TestBindingExpiresAfterItsTTL(t *testing.T) {
 	s.stripeWebhook("cs_test_late", "alex@example.com")
 	if logs := s.proc.logs.String(); !strings.Contains(logs, `"field":"customer_id"`) {
 		t.Fatalf("a sale after binding_ttl was not rejected:\n%s", logs)
+	}
+}
+
+// Path 2: a landing, then the shop's route that creates the Checkout
+// Session (its JSON answer, or a redirect to the Checkout URL), then
+// Stripe's webhook for that session with no metadata and an email no one
+// signed up with: the sale carries the browser's click and the customer
+// the checkout request showed.
+func TestWebhookSaleFindsItsClickByCheckoutReference(t *testing.T) {
+	s := newBindingSite(t, "")
+	for i, tc := range []struct{ route, session, click, user string }{
+		{"/api/checkout-session", "cs_test_json1", "cl_json", "user_42"},
+		{"/checkout/stripe", "cs_test_redirect1", "cl_redirect", "user_43"},
+	} {
+		browser := visitor(t)
+		browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		mustDo(t, browser, http.MethodGet, s.url("/?cms_rf="+tc.click))
+		learned := s.stats().BindingsLearned
+		req, _ := http.NewRequest(http.MethodPost, s.url(tc.route+"?session="+tc.session), nil)
+		req.Header.Set("X-User-Id", tc.user)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// The reference is recorded after the response; wait for it.
+		s.waitStat("the checkout reference", func(st deliveryStats) bool { return st.BindingsLearned > learned })
+
+		s.stripeWebhook(tc.session, "guest-"+tc.user+"@example.com")
+		sale := s.waitPath("/track/sale", i+1)[i]
+		if sale["customerExternalId"] != tc.user || sale["clickId"] != tc.click {
+			t.Fatalf("%s: sale %v, want customer %s and click %s", tc.route, sale, tc.user, tc.click)
+		}
+		origin, _ := s.fileLine("pi_" + tc.session)["origin"].(map[string]any)
+		if origin["customerExternalId"] != "binding" || origin["clickId"] != "binding" {
+			t.Errorf("%s: file line's origin %v", tc.route, origin)
+		}
 	}
 }

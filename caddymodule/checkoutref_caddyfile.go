@@ -1,0 +1,86 @@
+package caddymodule
+
+import (
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+func parseCheckoutRef(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	c := new(CheckoutRef)
+	err := c.UnmarshalCaddyfile(h.Dispenser)
+	return c, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	checkout_ref [<ref source>...] {
+//		ref          <source>...
+//		customer_id  <source>...
+//		click_id     <source>...
+//		status       <codes>...
+//		max_body     <size>
+//	}
+//
+// A source starting with { is a placeholder; anything else is a gjson
+// path into the response.
+func (c *CheckoutRef) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	file, line := d.File(), d.Line()
+	lists := map[string]*[]string{"ref": &c.Ref, "customer_id": &c.CustomerID, "click_id": &c.ClickID}
+	if err := appendSources(d, "ref", d.RemainingArgs(), &c.Ref); err != nil {
+		return err
+	}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if target, ok := lists[sub]; ok {
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if err := appendSources(d, sub, args, target); err != nil {
+				return err
+			}
+			continue
+		}
+		switch sub {
+		case "status":
+			codes, err := parseStatusArgs(d)
+			if err != nil {
+				return err
+			}
+			c.Status = append(c.Status, codes...)
+		case "max_body":
+			size, err := parseMaxBody(d)
+			if err != nil {
+				return err
+			}
+			c.MaxBody = size
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	// What Provision would refuse (no ref) is refused at the directive's line.
+	if _, err := c.buildSpec(""); err != nil {
+		return fmt.Errorf("%v, at %s:%d", err, file, line)
+	}
+	return nil
+}
+
+// appendSources checks each source of a field on its line and adds it.
+func appendSources(d *caddyfile.Dispenser, field string, args []string, target *[]string) error {
+	for _, a := range args {
+		if _, err := sale.ParseSource(a); err != nil {
+			return d.Errf("%s: %v", field, err)
+		}
+	}
+	*target = append(*target, args...)
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*CheckoutRef)(nil)
