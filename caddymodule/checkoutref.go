@@ -23,13 +23,19 @@ func init() {
 // sale_track fills its click and customer from this record. The response
 // streams to the browser untouched; the record is written after it.
 type CheckoutRef struct {
+	// Preset fills ref and customer_id from a commerce platform's own
+	// responses: medusa (its cart routes answer the cart's id and
+	// customer, and its order completion carries the cart id). Sources
+	// given here replace the preset's. Default: none.
+	Preset string `json:"preset,omitempty"`
+
 	// Ref lists the sources of the provider's reference in the response:
 	// gjson paths into its JSON body, or placeholders (such as
 	// {http.response.header.Location} for a redirect to the checkout).
 	// Every source that yields a value is recorded. A URL yields the
 	// provider's id in it (a Stripe Checkout URL's cs_…, Paddle's
 	// ?_ptxn=txn_…); a Stripe client secret yields its PaymentIntent id.
-	// Required.
+	// Required unless a preset gives it.
 	Ref []string `json:"ref,omitempty"`
 
 	// CustomerID lists the sources of the shop's customer id, tried in
@@ -89,7 +95,7 @@ func (c *CheckoutRef) Provision(ctx caddy.Context) error {
 
 // buildSpec reads the sources, for Provision and the Caddyfile parser.
 func (c *CheckoutRef) buildSpec(clickCookie string) (*sale.RefSpec, error) {
-	spec, err := sale.BuildRefSpec(c.Ref, c.CustomerID, c.ClickID, clickCookie)
+	spec, err := sale.BuildRefSpec(c.Preset, c.Ref, c.CustomerID, c.ClickID, clickCookie)
 	if err != nil {
 		return nil, fmt.Errorf("checkout_ref: %w", err)
 	}

@@ -18,7 +18,7 @@ func parseCheckoutRef(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, erro
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
-//	checkout_ref [<ref source>...] {
+//	checkout_ref [<preset>] {
 //		ref          <source>...
 //		customer_id  <source>...
 //		click_id     <source>...
@@ -32,8 +32,11 @@ func (c *CheckoutRef) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	file, line := d.File(), d.Line()
 	lists := map[string]*[]string{"ref": &c.Ref, "customer_id": &c.CustomerID, "click_id": &c.ClickID}
-	if err := appendSources(d, "ref", d.RemainingArgs(), &c.Ref); err != nil {
-		return err
+	if d.NextArg() {
+		c.Preset = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
 		sub := d.Val()
@@ -64,7 +67,8 @@ func (c *CheckoutRef) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unknown subdirective %q", sub)
 		}
 	}
-	// What Provision would refuse (no ref) is refused at the directive's line.
+	// What Provision would refuse (no ref, an unknown preset) is refused at
+	// the directive's line.
 	if _, err := c.buildSpec(""); err != nil {
 		return fmt.Errorf("%v, at %s:%d", err, file, line)
 	}

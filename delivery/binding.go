@@ -124,10 +124,13 @@ func (o *Outbox) Fill(ev *sale.Event) (Filled, error) {
 }
 
 // BindRefs records that the checkout behind each of refs (a provider's
-// Checkout Session or transaction) was opened by a browser with click
-// and, when known, by customer, for the webhook that carries one of them.
-// A reference seen again keeps its first click under first-click
-// attribution. It returns once the entries are on disk.
+// Checkout Session or transaction, a shop's cart) was opened by a browser
+// with click and, when known, by customer, for the sale that carries one
+// of them. What one call does not know (a storefront's server asking for
+// the cart has no click; the browser's request has no customer) leaves
+// what an earlier one recorded. A reference seen again keeps its first
+// click under first-click attribution. It returns once the entries are on
+// disk.
 func (o *Outbox) BindRefs(refs []string, click, customer string) error {
 	if len(refs) == 0 || (click == "" && customer == "") {
 		return nil
@@ -137,18 +140,21 @@ func (o *Outbox) BindRefs(refs []string, click, customer string) error {
 		var puts []bindingPut
 		for _, ref := range refs {
 			key := o.key.refKey(ref)
-			next := click
-			old, live := liveEntry(tx.Bucket(bucketBindRef), key, now, opts.TTL)
-			if live {
-				oldClick, oldCustomer, ok := splitRefEntry(old)
-				if ok && oldClick == click && oldCustomer == customer {
-					continue
-				}
-				if ok && opts.KeepFirst && oldClick != "" {
-					next = oldClick
+			nextClick, nextCustomer := click, customer
+			if old, live := liveEntry(tx.Bucket(bucketBindRef), key, now, opts.TTL); live {
+				if oldClick, oldCustomer, ok := splitRefEntry(old); ok {
+					if nextClick == "" || (opts.KeepFirst && oldClick != "") {
+						nextClick = oldClick
+					}
+					if nextCustomer == "" {
+						nextCustomer = oldCustomer
+					}
+					if nextClick == oldClick && nextCustomer == oldCustomer {
+						continue
+					}
 				}
 			}
-			puts = append(puts, bindingPut{bucketBindRef, key, refEntry(now, next, customer)})
+			puts = append(puts, bindingPut{bucketBindRef, key, refEntry(now, nextClick, nextCustomer)})
 		}
 		return puts
 	})

@@ -167,6 +167,25 @@ func TestBindingFillsByCheckoutReference(t *testing.T) {
 	}
 }
 
+// The browser's request shows a cart's click, the storefront's server
+// its customer: both are kept, whichever comes first.
+func TestBindRefsMergesClickAndCustomer(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{})
+	for _, step := range []struct{ click, customer string }{{"clk_1", ""}, {"", "cus_1"}, {"clk_1", ""}} {
+		if err := ob.BindRefs([]string{"cart_1"}, step.click, step.customer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := webhookSale(t, "order_1", "")
+	ev.Refs = []string{"cart_1"}
+	if mustFill(t, ob, ev); ev.ClickID != "clk_1" || ev.CustomerExternalID != "cus_1" {
+		t.Fatalf("click %q customer %q, want clk_1 and cus_1", ev.ClickID, ev.CustomerExternalID)
+	}
+	if learned := ob.bindingsLearned.Load(); learned != 2 {
+		t.Fatalf("%d writes, want 2: a pair already known is not written again", learned)
+	}
+}
+
 func TestBindRefsAttribution(t *testing.T) {
 	for _, tc := range []struct {
 		keepFirst bool

@@ -53,14 +53,16 @@ http://127.0.0.1:%d {
 		respond `+"`"+`{"customer":{"id":"{http.request.uri.query.user}","email":"{http.request.uri.query.email}"}}`+"`"+` 201
 	}
 	handle /api/checkout-session {
-		checkout_ref id url {
+		checkout_ref {
+			ref id url
 			customer_id {http.request.header.X-User-Id}
 		}
 		header Content-Type application/json
 		respond `+"`"+`{"id":"{http.request.uri.query.session}","url":"https://checkout.stripe.com/c/pay/{http.request.uri.query.session}#fidkdWxOYHwn"}`+"`"+` 200
 	}
 	handle /checkout/stripe {
-		checkout_ref {http.response.header.Location} {
+		checkout_ref {
+			ref {http.response.header.Location}
 			customer_id {http.request.header.X-User-Id}
 		}
 		header Location https://checkout.stripe.com/c/pay/{http.request.uri.query.session}#fidkdWxOYHwn

@@ -21,9 +21,42 @@ type RefSpec struct {
 	Click    []Source
 }
 
-// BuildRefSpec parses checkout_ref's sources. clicks empty means the
+// refPresets say where a commerce platform's own responses carry a
+// reference its sales carry too, and the customer it belongs to.
+var refPresets = map[string]struct{ refs, customers []string }{
+	// Medusa v2's cart routes (GET and POST /store/carts/{id}) answer the
+	// cart with customer.id among their default fields (customer_id only
+	// when asked for); the order's completion route carries the cart id
+	// in its path.
+	"medusa": {refs: []string{"cart.id"}, customers: []string{"cart.customer.id", "cart.customer_id"}},
+}
+
+// RefPresetNames lists checkout_ref's presets.
+func RefPresetNames() []string {
+	names := make([]string, 0, len(refPresets))
+	for name := range refPresets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// BuildRefSpec parses checkout_ref's sources, starting from preset's ("" for
+// none); sources given replace the preset's. clicks empty means the
 // default click sources for clickCookie, as a sale's.
-func BuildRefSpec(refs, customers, clicks []string, clickCookie string) (*RefSpec, error) {
+func BuildRefSpec(preset string, refs, customers, clicks []string, clickCookie string) (*RefSpec, error) {
+	if preset != "" {
+		p, ok := refPresets[preset]
+		if !ok {
+			return nil, fmt.Errorf("unknown preset %q (known: %s)", preset, strings.Join(RefPresetNames(), ", "))
+		}
+		if len(refs) == 0 {
+			refs = p.refs
+		}
+		if len(customers) == 0 {
+			customers = p.customers
+		}
+	}
 	if len(refs) == 0 {
 		return nil, errRefRequired
 	}
@@ -130,4 +163,4 @@ func CheckoutRef(v string) string {
 }
 
 // errRefRequired refuses a checkout_ref that records nothing.
-var errRefRequired = errors.New("ref is required: where the response carries the provider's checkout reference")
+var errRefRequired = errors.New("ref is required (or a preset that gives it): where the response carries the provider's checkout reference")

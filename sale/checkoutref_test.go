@@ -28,7 +28,7 @@ func TestCheckoutRefFindsTheProvidersID(t *testing.T) {
 // A checkout response yields every reference its sources name, once
 // each, with the browser's click and the shop's customer.
 func TestRefSpecReadsACheckoutResponse(t *testing.T) {
-	spec, err := BuildRefSpec([]string{"id", "url", "{http.request.header.X-Ref}"}, []string{"{http.request.header.X-User-Id}", "user.id"}, nil, "cms_rf")
+	spec, err := BuildRefSpec("", []string{"id", "url", "{http.request.header.X-Ref}"}, []string{"{http.request.header.X-User-Id}", "user.id"}, nil, "cms_rf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +47,36 @@ func TestRefSpecReadsACheckoutResponse(t *testing.T) {
 	if got.Click != "" {
 		t.Fatalf("click %q recorded", got.Click)
 	}
-	if _, err := BuildRefSpec(nil, nil, nil, ""); err == nil {
+	if _, err := BuildRefSpec("", nil, nil, nil, ""); err == nil {
 		t.Fatal("a checkout_ref without ref was accepted")
 	}
-	if _, err := BuildRefSpec([]string{"a..b"}, nil, nil, ""); err == nil || !strings.HasPrefix(err.Error(), "ref: ") {
+	if _, err := BuildRefSpec("", []string{"a..b"}, nil, nil, ""); err == nil || !strings.HasPrefix(err.Error(), "ref: ") {
 		t.Fatalf("a bad path: %v", err)
+	}
+}
+
+// Medusa's cart, as GET /store/carts/{id} answers it with its default
+// fields, ties the cart to its customer; without a customer it ties
+// nothing but the cart.
+func TestRefPresetMedusaCart(t *testing.T) {
+	spec, err := BuildRefSpec("medusa", nil, nil, nil, "cms_rf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"cart":{"id":"cart_01JQ8ZK3","currency_code":"eur","email":"alex@example.com","customer":{"id":"cus_01JQ8ZM0","email":"alex@example.com","groups":[]},"total":49}}`)
+	got := spec.Read(body, resolver(nil))
+	if !slices.Equal(got.Refs, []string{"cart_01JQ8ZK3"}) || got.Customer != "cus_01JQ8ZM0" || got.Click != "" {
+		t.Fatalf("read %+v", got)
+	}
+	got = spec.Read([]byte(`{"cart":{"id":"cart_2","customer_id":"cus_2"}}`), resolver(nil))
+	if got.Customer != "cus_2" {
+		t.Fatalf("customer_id, asked for: read %+v", got)
+	}
+	got = spec.Read([]byte(`{"cart":{"id":"cart_3","customer":null}}`), resolver(nil))
+	if got.Customer != "" || !slices.Equal(got.Refs, []string{"cart_3"}) {
+		t.Fatalf("a guest's cart before its email: read %+v", got)
+	}
+	if _, err := BuildRefSpec("shopify", nil, nil, nil, ""); err == nil || !strings.Contains(err.Error(), "medusa") {
+		t.Fatalf("an unknown preset: %v", err)
 	}
 }

@@ -288,6 +288,11 @@ var presetRegistry = map[string]*Preset{
 			FieldInvoiceID: {"order.id"},
 			FieldClickID:   slices.Clone(browserClick),
 			FieldTimestamp: {"order.created_at"},
+			// POST /store/carts/{id}/complete: the cart id, which
+			// click_cookie's bind saw with the browser's click and
+			// checkout_ref medusa with the cart's customer. A storefront's
+			// server completes the cart without the browser's cookies.
+			FieldRef: {"{http.request.uri.path.2}"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{

@@ -276,6 +276,12 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "cart_complete_order.json", without: []string{"order.shipping_address"}, vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_7Hq2x9Lm"},
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		// Completed by the storefront's server: no cookie, but the cart id
+		// in the path is the reference the binding finds the click and
+		// the customer by.
+		{file: "cart_complete_order.json", vars: map[string]string{"{http.request.uri.path.2}": "cart_01JRK4K2M6P0R4T8W2Y6A0C4E8"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY"}`,
+			refs: []string{"cart_01JRK4K2M6P0R4T8W2Y6A0C4E8"}},
 		// The payment provider threw: 200 with the cart and the error.
 		{file: "cart_complete_payment_error.json",
 			notSale: `type order`},
