@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,4 +287,28 @@ func bindingEntries(t *testing.T, ob *Outbox) [][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A dead letter shows where its customer and click came from, as the
+// admin API lists it.
+func TestDeadLetterKeepsTheOrigin(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{Now: newObClock().Now})
+	ev := obSale(t, "INV-1", obT0)
+	ev.Origin = &sale.Origin{CustomerExternalID: sale.OriginBinding, ClickID: sale.OriginPlaceholder}
+	mustEnqueue(t, ob, ev)
+	items, _, err := ob.lease(obT0, 10, func(uint64) bool { return false })
+	if err != nil || len(items) != 1 {
+		t.Fatal(len(items), err)
+	}
+	if err := ob.bury(items[0].seq, items[0].due, "permanent: 422", failure{sink: "http", status: 422}, obT0); err != nil {
+		t.Fatal(err)
+	}
+	letters, _, err := ob.deadLetters(0, 10)
+	if err != nil || len(letters) != 1 {
+		t.Fatal(len(letters), err)
+	}
+	b, _ := json.Marshal(letters[0])
+	if !bytes.Contains(b, []byte(`"origin":{"customerExternalId":"binding","clickId":"placeholder"}`)) {
+		t.Fatalf("dead letter %s has no origin", b)
+	}
 }
