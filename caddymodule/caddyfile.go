@@ -73,17 +73,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	sources := h.fieldSources()
+	sources := map[string]*[]string{}
+	for field, target := range h.fieldSources() {
+		sources[string(field)] = target
+	}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if target, ok := sources[sale.Field(sub)]; ok {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			if err := appendSources(d, sub, args, target); err != nil {
-				return err
-			}
+		found, err := sourceLine(d, sources)
+		if err != nil {
+			return err
+		}
+		if found {
 			continue
 		}
 		switch sub {

@@ -40,14 +40,11 @@ func (c *CheckoutRef) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if target, ok := lists[sub]; ok {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			if err := appendSources(d, sub, args, target); err != nil {
-				return err
-			}
+		found, err := sourceLine(d, lists)
+		if err != nil {
+			return err
+		}
+		if found {
 			continue
 		}
 		switch sub {
@@ -75,15 +72,26 @@ func (c *CheckoutRef) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// appendSources checks each source of a field on its line and adds it.
-func appendSources(d *caddyfile.Dispenser, field string, args []string, target *[]string) error {
+// sourceLine reads a line that lists a field's sources, when the current
+// subdirective names one of lists: each source is checked on its line and
+// added to the field's. It reports whether the line was one.
+func sourceLine(d *caddyfile.Dispenser, lists map[string]*[]string) (bool, error) {
+	field := d.Val()
+	target, ok := lists[field]
+	if !ok {
+		return false, nil
+	}
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return true, d.ArgErr()
+	}
 	for _, a := range args {
 		if _, err := sale.ParseSource(a); err != nil {
-			return d.Errf("%s: %v", field, err)
+			return true, d.Errf("%s: %v", field, err)
 		}
 	}
 	*target = append(*target, args...)
-	return nil
+	return true, nil
 }
 
 // Interface guard
