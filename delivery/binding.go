@@ -3,11 +3,9 @@ package delivery
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.uber.org/zap"
 
 	"github.com/saletrack/caddy-saletrack/sale"
 )
@@ -176,18 +174,6 @@ func splitRefEntry(v []byte) (click, customer string, ok bool) {
 	return string(rest[:n]), string(rest[n:]), true
 }
 
-// learn records what an event shows: its customer's click, and its
-// email's customer. It writes only what is new or changed, and checks
-// that in a read transaction first, so the common case (a sale whose
-// customer's click is already known) costs no commit.
-func (o *Outbox) learn(ev *sale.Event) error {
-	if ev.CustomerExternalID == "" || (ev.ClickID == "" && ev.CustomerEmail == "") {
-		return nil
-	}
-	opts, now := o.bindingOptions(), o.opts.Now()
-	return o.learnWith(func(tx *bolt.Tx) []bindingPut { return o.bindingChanges(tx, ev, now, opts) })
-}
-
 // learnWith writes the binding entries changes lists. It asks in a read
 // transaction first, and commits only when there is something to write,
 // asking again inside the write: another capture may have written since.
@@ -202,15 +188,12 @@ func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 	}
 	wrote := 0
 	err = o.batch("learn the binding", func(tx *bolt.Tx) error {
-		current := changes(tx)
-		wrote = len(current)
-		if len(current) == 0 {
-			return errNothingToWrite
+		var err error
+		if wrote, err = putBindings(tx, changes(tx)); err != nil {
+			return err
 		}
-		for _, p := range current {
-			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
-				return err
-			}
+		if wrote == 0 {
+			return errNothingToWrite
 		}
 		return nil
 	})
@@ -220,21 +203,28 @@ func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 	return err
 }
 
-// learnQuietly learns from ev; a failure costs the binding an entry, never
-// the sale, so it is logged and forgotten.
-func (o *Outbox) learnQuietly(ev *sale.Event) {
-	if err := o.learn(ev); err != nil && !errors.Is(err, ErrClosed) {
-		o.log.Warn("the binding could not learn from a capture; later webhook sales of this customer may lack its click",
-			zap.String("event_id", ev.ID), zap.Error(err))
+// putBindings writes the entries and says how many.
+func putBindings(tx *bolt.Tx, puts []bindingPut) (int, error) {
+	for _, p := range puts {
+		if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
+			return 0, err
+		}
 	}
+	return len(puts), nil
 }
 
 type bindingPut struct {
 	bucket, key, value []byte
 }
 
-// bindingChanges lists the writes that learning ev needs in tx's view.
+// bindingChanges lists the writes that learning from ev needs in tx's
+// view: its customer's click, and its email's customer. Only what is new
+// or changed is written, so the common case (a sale whose customer's
+// click is already known) adds nothing to its commit.
 func (o *Outbox) bindingChanges(tx *bolt.Tx, ev *sale.Event, now time.Time, opts BindingOptions) []bindingPut {
+	if ev.CustomerExternalID == "" {
+		return nil
+	}
 	var puts []bindingPut
 	if ev.ClickID != "" {
 		key := o.key.customerKey(ev.CustomerExternalID)
