@@ -217,28 +217,47 @@ type bindingPut struct {
 	bucket, key, value []byte
 }
 
-// bindingChanges lists the writes that learning from ev needs in tx's
-// view: its customer's click, and its email's customer. Only what is new
-// or changed is written, so the common case (a sale whose customer's
-// click is already known) adds nothing to its commit.
-func (o *Outbox) bindingChanges(tx *bolt.Tx, ev *sale.Event, now time.Time, opts BindingOptions) []bindingPut {
-	if ev.CustomerExternalID == "" {
-		return nil
+// eventLessons is what an event can teach the binding, its keys hashed
+// before the write transaction, which one goroutine runs for every
+// concurrent capture.
+type eventLessons struct {
+	customer, click string
+	customerKey     []byte // nil when the event has no click to bind
+	emailKey        []byte // nil when it has no email
+}
+
+// lessonsOf reads what ev can teach: its customer's click, and its
+// email's customer.
+func (o *Outbox) lessonsOf(ev *sale.Event) eventLessons {
+	l := eventLessons{customer: ev.CustomerExternalID, click: ev.ClickID}
+	if l.customer == "" {
+		return l
 	}
-	var puts []bindingPut
-	if ev.ClickID != "" {
-		key := o.key.customerKey(ev.CustomerExternalID)
-		click, live := liveEntry(tx.Bucket(bucketBindCustomer), key, now, opts.TTL)
-		keep := live && (opts.KeepFirst || string(click) == ev.ClickID)
-		if !keep {
-			puts = append(puts, bindingPut{bucketBindCustomer, key, entry(now, ev.ClickID)})
-		}
+	if l.click != "" {
+		l.customerKey = o.key.customerKey(l.customer)
 	}
 	if ev.CustomerEmail != "" {
-		key := o.key.emailKey(ev.CustomerEmail)
+		l.emailKey = o.key.emailKey(ev.CustomerEmail)
+	}
+	return l
+}
+
+// changes lists the writes the lessons need in tx's view. Only what is
+// new or changed is written, so the common case (a sale whose customer's
+// click is already known) adds nothing to its commit.
+func (l eventLessons) changes(tx *bolt.Tx, now time.Time, opts BindingOptions) []bindingPut {
+	var puts []bindingPut
+	if l.customerKey != nil {
+		click, live := liveEntry(tx.Bucket(bucketBindCustomer), l.customerKey, now, opts.TTL)
+		keep := live && (opts.KeepFirst || string(click) == l.click)
+		if !keep {
+			puts = append(puts, bindingPut{bucketBindCustomer, l.customerKey, entry(now, l.click)})
+		}
+	}
+	if l.emailKey != nil {
 		// The shop's id for an email is the latest one it answered with.
-		if customer, live := liveEntry(tx.Bucket(bucketBindEmail), key, now, opts.TTL); !live || string(customer) != ev.CustomerExternalID {
-			puts = append(puts, bindingPut{bucketBindEmail, key, entry(now, ev.CustomerExternalID)})
+		if customer, live := liveEntry(tx.Bucket(bucketBindEmail), l.emailKey, now, opts.TTL); !live || string(customer) != l.customer {
+			puts = append(puts, bindingPut{bucketBindEmail, l.emailKey, entry(now, l.customer)})
 		}
 	}
 	return puts

@@ -238,7 +238,7 @@ func (o *Outbox) enqueue(ev *sale.Event, learning bool) (EnqueueResult, error) {
 	}
 	invoice := []byte(ev.DedupKey())
 	expiry := timeKey(now.Add(o.opts.DedupWindow))
-	binding := o.bindingOptions()
+	binding, lessons := o.bindingOptions(), o.lessonsOf(ev)
 
 	var result EnqueueResult
 	learned := 0
@@ -261,7 +261,7 @@ func (o *Outbox) enqueue(ev *sale.Event, learning bool) (EnqueueResult, error) {
 		}
 		if learning {
 			var err error
-			if learned, err = putBindings(tx, o.bindingChanges(tx, ev, now, binding)); err != nil {
+			if learned, err = putBindings(tx, lessons.changes(tx, now, binding)); err != nil {
 				return err
 			}
 		}
