@@ -75,11 +75,11 @@ func (CheckoutRef) CaddyModule() caddy.ModuleInfo {
 // its binding, and reads the sources.
 func (c *CheckoutRef) Provision(ctx caddy.Context) error {
 	c.logger = ctx.Logger()
-	appIface, err := ctx.App("sale_track")
+	app, err := saleTrackApp(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the sale_track app: %v", err)
+		return err
 	}
-	c.app = appIface.(*App)
+	c.app = app
 	if c.spec, err = c.buildSpec(c.app.platform.ClickCookie); err != nil {
 		return err
 	}

@@ -27,11 +27,11 @@ func (c *ClickCookie) provisionBind(ctx caddy.Context) error {
 	if len(c.Bind) == 0 {
 		return nil
 	}
-	appIface, err := ctx.App("sale_track")
+	app, err := saleTrackApp(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the sale_track app: %v", err)
+		return err
 	}
-	c.app = appIface.(*App)
+	c.app = app
 	c.recent = new(recentPairs)
 	return nil
 }

@@ -185,11 +185,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // its platform's click cookie.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("sale_track")
+	app, err := saleTrackApp(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the sale_track app: %v", err)
+		return err
 	}
-	h.app = appIface.(*App)
+	h.app = app
 	spec, err := sale.BuildSpec(h.specConfig())
 	if err != nil {
 		return err
@@ -224,6 +224,16 @@ func (h *Handler) Validate() error {
 		}
 	}
 	return nil
+}
+
+// saleTrackApp is the config's sale_track app, which Caddy creates with
+// its defaults when the config has none.
+func saleTrackApp(ctx caddy.Context) (*App, error) {
+	app, err := ctx.App("sale_track")
+	if err != nil {
+		return nil, fmt.Errorf("loading the sale_track app: %v", err)
+	}
+	return app.(*App), nil
 }
 
 // MaxMaxBody bounds max_body: the copy is held in memory.
