@@ -36,6 +36,7 @@ const (
 	DefaultSendTimeout     = delivery.DefaultHTTPTimeout
 	DefaultFxMaxAge        = 7 * 24 * time.Hour
 	DefaultFxSource        = fx.DefaultURL
+	DefaultBindingTTL      = delivery.DefaultBindingTTL
 )
 
 // App is the sale_track app: where captured sales are delivered and how.
@@ -118,6 +119,11 @@ type App struct {
 	// MaxStorage bounds the outbox file, in bytes, at least 1048576 (1 MiB).
 	// Default: 1073741824 (1 GiB).
 	MaxStorage int64 `json:"max_storage,omitempty"`
+
+	// BindingTTL is how long what the proxy learned is used to complete a
+	// webhook sale: a customer's click, an email's customer. Set it to
+	// the click cookie's lifetime. Default: 2160h (90 days).
+	BindingTTL caddy.Duration `json:"binding_ttl,omitempty"`
 
 	// SendTimeout bounds one HTTP delivery attempt. Default: 10s.
 	SendTimeout caddy.Duration `json:"send_timeout,omitempty"`
@@ -218,6 +224,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	setDefaultDuration(&a.DedupWindow, DefaultDedupWindow)
 	setDefaultDuration(&a.SendTimeout, DefaultSendTimeout)
 	setDefaultDuration(&a.FxMaxAge, DefaultFxMaxAge)
+	setDefaultDuration(&a.BindingTTL, DefaultBindingTTL)
 	if a.MaxStorage == 0 {
 		a.MaxStorage = DefaultMaxStorage
 	}
@@ -455,6 +462,8 @@ func (a *App) checkFile() error {
 		return fmt.Errorf("file %q is the outbox database", a.file)
 	case filepath.Join(a.storageDir, fx.CacheFile):
 		return fmt.Errorf("file %q is the exchange-rate cache", a.file)
+	case filepath.Join(a.storageDir, delivery.BindingKeyFile):
+		return fmt.Errorf("file %q is the binding's key", a.file)
 	}
 	return nil
 }
@@ -475,6 +484,7 @@ func (a *App) durationOptions() []durationOption {
 		{"dedup_window", &a.DedupWindow},
 		{"send_timeout", &a.SendTimeout},
 		{"fx_max_age", &a.FxMaxAge},
+		{"binding_ttl", &a.BindingTTL},
 	}
 }
 

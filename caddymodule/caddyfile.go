@@ -18,11 +18,13 @@ func init() {
 	httpcaddyfile.RegisterHandlerDirective("sale_track", parseHandler)
 	httpcaddyfile.RegisterHandlerDirective("lead_track", parseLeadTrack)
 	httpcaddyfile.RegisterHandlerDirective("click_cookie", parseClickCookie)
-	// All three are anchored on encode, the nearest standard directive
+	httpcaddyfile.RegisterHandlerDirective("checkout_ref", parseCheckoutRef)
+	// All four are anchored on encode, the nearest standard directive
 	// before reverse_proxy, and each goes right after it: registered in
 	// this order they run as encode, click_cookie, lead_track, sale_track,
-	// so the click variable is set before a lead or sale is read on the
-	// same request. Users write no order line.
+	// checkout_ref, so the click variable is set before a lead, a sale or
+	// a checkout is read on the same request. Users write no order line.
+	httpcaddyfile.RegisterDirectiveOrder("checkout_ref", httpcaddyfile.After, "encode")
 	httpcaddyfile.RegisterDirectiveOrder("sale_track", httpcaddyfile.After, "encode")
 	httpcaddyfile.RegisterDirectiveOrder("lead_track", httpcaddyfile.After, "encode")
 	httpcaddyfile.RegisterDirectiveOrder("click_cookie", httpcaddyfile.After, "encode")
@@ -48,6 +50,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		click_id     <source>...
 //		timestamp    <source>...
 //		amount_digits <source>...
+//		ref          <source>...
 //		event        <name>
 //		amount_unit  major|minor
 //		default_currency <ISO code>
@@ -70,20 +73,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	sources := h.fieldSources()
+	sources := map[string]*[]string{}
+	for field, target := range h.fieldSources() {
+		sources[string(field)] = target
+	}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if target, ok := sources[sale.Field(sub)]; ok {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			for _, a := range args {
-				if _, err := sale.ParseSource(a); err != nil {
-					return d.Errf("%s: %v", sub, err)
-				}
-			}
-			*target = append(*target, args...)
+		found, err := sourceLine(d, sources)
+		if err != nil {
+			return err
+		}
+		if found {
 			continue
 		}
 		switch sub {
@@ -153,31 +153,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.When = append(h.When, sale.Condition{Path: args[0], Values: args[1:]})
 		case "status":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			for _, a := range args {
-				code, err := parseStatus(a)
-				if err != nil {
-					return d.Errf("status: %v", err)
-				}
-				h.Status = append(h.Status, code)
-			}
-		case "max_body":
-			v, err := oneArg(d)
+			codes, err := parseStatusArgs(d)
 			if err != nil {
 				return err
 			}
-			size, err := humanize.ParseBytes(v)
+			h.Status = append(h.Status, codes...)
+		case "max_body":
+			size, err := parseMaxBody(d)
 			if err != nil {
-				return d.Errf("max_body %q: want a size such as 1MiB", v)
+				return err
 			}
-			// A size past int64 becomes negative here, which the rule refuses.
-			if err := checkMaxBody(int64(size)); err != nil {
-				return d.Errf("%v", err)
-			}
-			h.MaxBody = int64(size)
+			h.MaxBody = size
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}
@@ -188,6 +174,40 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return fmt.Errorf("%s: %v, at %s:%d", directive, err, file, line)
 	}
 	return nil
+}
+
+// parseStatusArgs reads a status line's codes and classes.
+func parseStatusArgs(d *caddyfile.Dispenser) ([]int, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	codes := make([]int, 0, len(args))
+	for _, a := range args {
+		code, err := parseStatus(a)
+		if err != nil {
+			return nil, d.Errf("status: %v", err)
+		}
+		codes = append(codes, code)
+	}
+	return codes, nil
+}
+
+// parseMaxBody reads a max_body line's size.
+func parseMaxBody(d *caddyfile.Dispenser) (int64, error) {
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	size, err := humanize.ParseBytes(v)
+	if err != nil {
+		return 0, d.Errf("max_body %q: want a size such as 1MiB", v)
+	}
+	// A size past int64 becomes negative here, which the rule refuses.
+	if err := checkMaxBody(int64(size)); err != nil {
+		return 0, d.Errf("%v", err)
+	}
+	return int64(size), nil
 }
 
 // parseStatus reads a code (201) or a class (2xx), as Caddy's response

@@ -38,6 +38,7 @@ import (
 //			max_storage      <size>
 //			fx_source        <url>
 //			fx_max_age       <duration>
+//			binding_ttl      <duration>
 //			fx_rate          <code> <usd per unit>
 //			send_usd         [true|false]
 //			recent           <n>

@@ -60,10 +60,23 @@ type ClickCookie struct {
 	// HTTPOnly hides the cookie from scripts. Default: true.
 	HTTPOnly *bool `json:"http_only,omitempty"`
 
+	// Bind lists placeholders for the shop's own references on the
+	// browser's requests, such as {http.request.cookie._medusa_cart_id}.
+	// On a request that has a click (brought now, or in the cookie) each
+	// reference with a value is recorded with that click, after the
+	// request and only when the pair is new, so that a sale the shop's
+	// server completes with the same reference (sale_track's ref) finds
+	// the click. Default: none.
+	Bind []string `json:"bind,omitempty"`
+
 	sameSite http.SameSite
 	// keepFirst is the app's attribution first: a valid existing cookie
 	// is kept.
 	keepFirst bool
+	// app takes the references Bind records; recent are the pairs lately
+	// recorded.
+	app    *App
+	recent *recentPairs
 }
 
 // CaddyModule returns the Caddy module information.
@@ -79,6 +92,9 @@ func (ClickCookie) CaddyModule() caddy.ModuleInfo {
 func (c *ClickCookie) Provision(ctx caddy.Context) error {
 	platform, attribution, err := clickSettings(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c.provisionBind(ctx); err != nil {
 		return err
 	}
 	return c.provision(platform, attribution)
@@ -138,6 +154,11 @@ func (c *ClickCookie) Validate() error {
 	}
 	if err := checkMaxAge(time.Duration(c.MaxAge)); err != nil {
 		return fmt.Errorf("max_age %s: %w", time.Duration(c.MaxAge), err)
+	}
+	for _, b := range c.Bind {
+		if err := checkBind(b); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -217,6 +238,9 @@ func (c *ClickCookie) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			}
 		}
 	}
+	if len(c.Bind) > 0 {
+		c.bindRefs(r)
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -263,6 +287,7 @@ func parseClickCookie(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, erro
 //		domain    <domain>
 //		same_site lax|strict|none
 //		http_only true|false
+//		bind      <placeholder>...
 //	}
 func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -338,6 +363,17 @@ func (c *ClickCookie) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				return d.Errf("http_only %q: want true or false", v)
 			}
+		case "bind":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if err := checkBind(a); err != nil {
+					return d.WrapErr(err)
+				}
+			}
+			c.Bind = append(c.Bind, args...)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}

@@ -73,12 +73,18 @@ func (a *App) commit(ev *sale.Event) string {
 // process's exit: a request still draining when the sale_track app stops
 // commits after it did, straight into the outbox file.
 func (a *App) commitLater(ev *sale.Event) {
+	a.later(func() { a.commit(ev) })
+}
+
+// later runs a write after the response, counted among the commits the
+// app's Stop and the process's exit wait for.
+func (a *App) later(write func()) {
 	a.run.pending.add()
 	commitsInFlight.add()
 	go func() {
 		defer commitsInFlight.done()
 		defer a.run.pending.done()
-		a.commit(ev)
+		write()
 	}()
 }
 

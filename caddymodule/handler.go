@@ -79,6 +79,13 @@ type Handler struct {
 	// the currency's ISO 4217 digits.
 	AmountDigits []string `json:"amount_digits,omitempty"`
 
+	// Ref lists the sources of the payment provider's checkout reference
+	// in the body (a Stripe Checkout Session id, a Paddle transaction id):
+	// a sale without a click or customer gets those checkout_ref recorded
+	// for the same reference. Every source that yields a value is tried.
+	// Default: the preset's (stripe, paddle), else none.
+	Ref []string `json:"ref,omitempty"`
+
 	// Event is the event name sent to the platform. Default: the
 	// platform's (cutmeshort: sale or sign_up; dub: Purchase or Sign up;
 	// generic: sale or lead).
@@ -124,6 +131,7 @@ type Handler struct {
 	kind string
 
 	spec   *sale.Spec
+	fill   sale.Filler                 // h.bindingFiller, bound once
 	wants  func(int, http.Header) bool // h.wantsResponse, bound once
 	app    *App
 	logger *zap.Logger
@@ -137,6 +145,7 @@ func (h *Handler) fieldSources() map[sale.Field]*[]string {
 		sale.FieldAmount: &h.Amount, sale.FieldCurrency: &h.Currency, sale.FieldInvoiceID: &h.InvoiceID,
 		sale.FieldCustomerID: &h.CustomerID, sale.FieldEmail: &h.Email, sale.FieldName: &h.Name,
 		sale.FieldClickID: &h.ClickID, sale.FieldTimestamp: &h.Timestamp, sale.FieldAmountDigits: &h.AmountDigits,
+		sale.FieldRef: &h.Ref,
 	}
 }
 
@@ -176,16 +185,17 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // its platform's click cookie.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("sale_track")
+	app, err := saleTrackApp(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the sale_track app: %v", err)
+		return err
 	}
-	h.app = appIface.(*App)
+	h.app = app
 	spec, err := sale.BuildSpec(h.specConfig())
 	if err != nil {
 		return err
 	}
 	h.spec = spec
+	h.fill = h.bindingFiller()
 	h.wants = h.wantsResponse
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -214,6 +224,16 @@ func (h *Handler) Validate() error {
 		}
 	}
 	return nil
+}
+
+// saleTrackApp is the config's sale_track app, which Caddy creates with
+// its defaults when the config has none.
+func saleTrackApp(ctx caddy.Context) (*App, error) {
+	app, err := ctx.App("sale_track")
+	if err != nil {
+		return nil, fmt.Errorf("loading the sale_track app: %v", err)
+	}
+	return app.(*App), nil
 }
 
 // MaxMaxBody bounds max_body: the copy is held in memory.
@@ -290,8 +310,11 @@ func (h *Handler) wantsResponse(status int, header http.Header) bool {
 	return h.statusMatches(status) && isJSON(header.Get("Content-Type"))
 }
 
-func (h *Handler) statusMatches(status int) bool {
-	for _, code := range h.Status {
+func (h *Handler) statusMatches(status int) bool { return statusIn(h.Status, status) }
+
+// statusIn reports whether status is one of codes, each a code or a class.
+func statusIn(codes []int, status int) bool {
+	for _, code := range codes {
 		if caddyhttp.StatusCodeMatches(status, code) {
 			return true
 		}
@@ -344,17 +367,28 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 	return h.extract(r, body, explain)
 }
 
-// extract reads the decoded body with the request's placeholders resolved
-// to plain values.
-func (h *Handler) extract(r *http.Request, body []byte, explain bool) verdict {
+// requestResolver resolves placeholders with the request's replacer.
+func requestResolver(r *http.Request) sale.Resolver {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	resolve := func(placeholder string) string {
+	return func(placeholder string) string {
 		if repl == nil {
 			return ""
 		}
 		return repl.ReplaceAll(placeholder, "")
 	}
-	v := h.judge(h.spec.Extract(body, resolve, time.Now()))
+}
+
+// extract reads the decoded body with the request's placeholders resolved
+// to plain values, and fills a missing customer or click from the binding.
+// An explained extraction (`caddy sale-track try`) leaves the binding out:
+// it opens no storage.
+func (h *Handler) extract(r *http.Request, body []byte, explain bool) verdict {
+	resolve := requestResolver(r)
+	fill := h.fill
+	if explain {
+		fill = nil
+	}
+	v := h.judge(h.spec.ExtractFilled(body, resolve, time.Now(), fill))
 	if explain {
 		e := h.spec.Explain(body, resolve)
 		v.explained = &e

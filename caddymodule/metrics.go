@@ -27,6 +27,7 @@ var (
 	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "event", "reason")
 	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route", "event")
 	revenueUSD     = counterVec("revenue_usd_total", "Captured revenue in USD (a float for monitoring; the outbox keeps exact amounts).", "route")
+	filledTotal    = counterVec("filled_total", "Sales whose customer id (from their email) or click id (from their customer) the binding filled in.", "route", "field")
 	fxMissing      = counterVec("fx_missing_rate_total", "Sales in a currency with no exchange rate, sent without a USD amount.", "currency")
 	fxStale        = prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "fx_stale_total", Help: "Conversions made with rates older than fx_max_age."})
 	deliveryStats  = &statsCollector{}
@@ -40,7 +41,7 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 // collectors are every sale_track metric.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats}
+	return []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, filledTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats}
 }
 
 var metricsLogOnce sync.Once
@@ -90,6 +91,9 @@ func metricSkipped(route, kind, reason string) {
 }
 func metricRepaired(route, kind, field string) {
 	repairedTotal.WithLabelValues(route, eventLabel(kind), field).Inc()
+}
+func metricFilled(route string, field sale.Field) {
+	filledTotal.WithLabelValues(route, string(field)).Inc()
 }
 func metricStorageFailure(route, kind string) {
 	storageFailed.WithLabelValues(route, eventLabel(kind)).Inc()

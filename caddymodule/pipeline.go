@@ -182,6 +182,7 @@ func (d *pipeline) configure(a *App) error {
 			zap.String("fx_source", httpcheck.Redact(d.opened.fxSource)))
 	}
 	d.settings.Store(next)
+	d.outbox.SetBindingOptions(next.outbox.Binding)
 	d.mu.Lock()
 	old := d.http
 	d.http = httpSinkOf(sinks)
@@ -242,7 +243,8 @@ func (d *pipeline) settingsFor(a *App) *pipelineSettings {
 }
 
 func (a *App) outboxOptions() delivery.OutboxOptions {
-	return delivery.OutboxOptions{MaxSize: a.MaxStorage, DedupWindow: time.Duration(a.DedupWindow), Logger: a.logger}
+	return delivery.OutboxOptions{MaxSize: a.MaxStorage, DedupWindow: time.Duration(a.DedupWindow), Logger: a.logger,
+		Binding: delivery.BindingOptions{TTL: time.Duration(a.BindingTTL), KeepFirst: a.Attribution == AttributionFirst}}
 }
 
 func (a *App) httpSinkOptions() delivery.HTTPSinkOptions {

@@ -19,9 +19,9 @@ const (
 	DefaultShutdownTimeout = 5 * time.Second
 )
 
-// dedupSweepEvery is how often the worker deletes expired dedup keys.
-// Expired keys are already ignored by Enqueue; the sweep only reclaims
-// space, so it need not be frequent.
+// dedupSweepEvery is how often the worker deletes expired dedup keys and
+// bindings. Expired entries are already ignored by their readers; the
+// sweep only reclaims space, so it need not be frequent.
 const dedupSweepEvery = 5 * time.Minute
 
 // EmitterOptions tunes delivery. The zero value is usable.
@@ -231,6 +231,7 @@ func (e *Emitter) Stats() Stats {
 		DeadLettered:    ob.deadLettered.Load(),
 		Delivered:       e.counters.delivered.Load(),
 		Replayed:        e.counters.replayed.Load(),
+		BindingsLearned: ob.bindingsLearned.Load(),
 		Sinks:           e.counters.sinkStats(),
 	}
 	if since, ok, err := ob.oldest(); err == nil && ok {

@@ -39,7 +39,7 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 	defer timer.Stop()
 	sweep := time.NewTicker(e.sweepEvery)
 	defer sweep.Stop()
-	e.sweepDedup()
+	e.sweepExpired()
 
 	pause := time.Duration(0)
 	var lastLease time.Time
@@ -98,7 +98,7 @@ func (e *Emitter) run(leaseCtx context.Context, done chan<- struct{}) {
 		case <-e.wake:
 		case <-timerC:
 		case <-sweep.C:
-			e.sweepDedup()
+			e.sweepExpired()
 		}
 		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
 	}
@@ -126,7 +126,8 @@ func (e *Emitter) drain(cfg *emitterConfig, sends *sync.WaitGroup, cancelSends c
 	}
 }
 
-func (e *Emitter) sweepDedup() {
+// sweepExpired deletes expired dedup keys and bindings.
+func (e *Emitter) sweepExpired() {
 	cfg := e.config()
 	n, err := e.ob.sweepDedup(cfg.opts.Now())
 	if err != nil {
@@ -135,6 +136,14 @@ func (e *Emitter) sweepDedup() {
 	}
 	if n > 0 {
 		cfg.opts.Logger.Debug("deleted expired dedup keys", zap.Int("count", n))
+	}
+	n, err = e.ob.sweepBindings(cfg.opts.Now())
+	if err != nil {
+		cfg.opts.Logger.Error("deleting expired bindings", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		cfg.opts.Logger.Debug("deleted expired bindings", zap.Int("count", n))
 	}
 }
 

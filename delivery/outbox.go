@@ -54,6 +54,7 @@ type OutboxOptions struct {
 	OpenTimeout time.Duration    // bbolt file-lock timeout; 0 means 5s
 	Now         func() time.Time // nil means time.Now; tests inject a clock
 	Logger      *zap.Logger      // nil means zap.NewNop()
+	Binding     BindingOptions   // what the binding keeps, and for how long
 }
 
 func (o OutboxOptions) withDefaults() OutboxOptions {
@@ -72,6 +73,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	o.Binding = o.Binding.withDefaults()
 	return o
 }
 
@@ -120,6 +122,11 @@ type Outbox struct {
 	// fresh hands just-committed events to their first attempt.
 	fresh freshEvents
 
+	// key hashes the binding's emails and customer ids; binding holds the
+	// settings in force, which a reload may change.
+	key     bindingKey
+	binding atomic.Pointer[BindingOptions]
+
 	queued atomic.Int64 // events in the events bucket
 	dead   atomic.Int64 // records in the dead bucket
 
@@ -127,6 +134,7 @@ type Outbox struct {
 	duplicates      atomic.Uint64
 	storageFailures atomic.Uint64
 	deadLettered    atomic.Uint64
+	bindingsLearned atomic.Uint64
 }
 
 // OpenOutbox opens (or creates) the outbox at path. The parent directory
@@ -142,7 +150,12 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: creating its directory: %w", path, err)
 	}
-	o := &Outbox{path: path, opts: opts, log: opts.Logger}
+	key, err := loadBindingKey(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	o := &Outbox{path: path, opts: opts, log: opts.Logger, key: key}
+	o.binding.Store(&opts.Binding)
 	db, err := o.openChecked()
 	if err != nil && isCorrupt(err) {
 		db, err = o.replaceFile(err)
@@ -184,9 +197,17 @@ func (o *Outbox) Close() error {
 // the caller must not change ev once Enqueue is called: a change would
 // make the first attempt send other bytes than a resend from the file.
 //
+// The binding learns from the event in the same transaction
+// (binding.go), a duplicate included, since a repeat still shows its
+// customer's click. When the file is too full for both, the event is
+// committed without: the binding never costs a sale.
+//
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
-	res, err := o.enqueue(ev)
+	res, err := o.enqueue(ev, true)
+	if errors.Is(err, ErrStorageFull) {
+		res, err = o.enqueue(ev, false)
+	}
 	switch {
 	case err != nil:
 		o.storageFailures.Add(1)
@@ -199,7 +220,7 @@ func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
 	return res, err
 }
 
-func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
+func (o *Outbox) enqueue(ev *sale.Event, learning bool) (EnqueueResult, error) {
 	if ev == nil {
 		return Queued, errors.New("outbox: nil event")
 	}
@@ -217,45 +238,65 @@ func (o *Outbox) enqueue(ev *sale.Event) (EnqueueResult, error) {
 	}
 	invoice := []byte(ev.DedupKey())
 	expiry := timeKey(now.Add(o.opts.DedupWindow))
+	binding, lessons := o.bindingOptions(), o.lessonsOf(ev)
 
 	var result EnqueueResult
+	learned := 0
 	err = o.batch("enqueue "+ev.ID, func(tx *bolt.Tx) error {
 		// The group committer may run this more than once (a group that fails is retried
 		// call by call), so it derives everything from the transaction.
-		result = Queued
+		result, learned = Queued, 0
 		if len(invoice) > 0 {
 			dedup := tx.Bucket(bucketDedup)
 			if v := dedup.Get(invoice); len(v) == 8 && keyTime(v).After(now) {
-				// A repeat (a reloaded thank-you page) writes nothing, and
-				// a group of nothing but repeats is rolled back, not
-				// committed: no fsync for it.
 				result = Duplicate
-				return errNothingToWrite
-			}
-			if err := dedup.Put(invoice, expiry); err != nil {
+			} else if err := dedup.Put(invoice, expiry); err != nil {
 				return err
 			}
 		}
-		events, due := tx.Bucket(bucketEvents), tx.Bucket(bucketDue)
-		events.FillPercent, due.FillPercent = appendFill, appendFill
-		seq, err := events.NextSequence()
-		if err != nil {
-			return err
+		if result == Queued {
+			if err := o.putEvent(tx, ev, value, now, since); err != nil {
+				return err
+			}
 		}
-		o.noteSeq(seq)
-		if err := events.Put(seqKey(seq), value); err != nil {
-			return err
+		if learning {
+			var err error
+			if learned, err = putBindings(tx, lessons.changes(tx, now, binding)); err != nil {
+				return err
+			}
 		}
-		if err := due.Put(dueKey(now, seq), nil); err != nil {
-			return err
+		if result == Duplicate && learned == 0 {
+			// A repeat (a reloaded thank-you page) that teaches the
+			// binding nothing writes nothing, and a group of nothing but
+			// such repeats is rolled back, not committed: no fsync for it.
+			return errNothingToWrite
 		}
-		o.fresh.put(seq, ev, since)
 		return nil
 	})
 	if err != nil {
 		return Queued, err
 	}
+	o.bindingsLearned.Add(uint64(learned))
 	return result, nil
+}
+
+// putEvent writes a new event's record and its place in the due index.
+func (o *Outbox) putEvent(tx *bolt.Tx, ev *sale.Event, value []byte, now, since time.Time) error {
+	events, due := tx.Bucket(bucketEvents), tx.Bucket(bucketDue)
+	events.FillPercent, due.FillPercent = appendFill, appendFill
+	seq, err := events.NextSequence()
+	if err != nil {
+		return err
+	}
+	o.noteSeq(seq)
+	if err := events.Put(seqKey(seq), value); err != nil {
+		return err
+	}
+	if err := due.Put(dueKey(now, seq), nil); err != nil {
+		return err
+	}
+	o.fresh.put(seq, ev, since)
+	return nil
 }
 
 // view, update and batch run fn in a transaction under the closed guard,

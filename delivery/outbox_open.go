@@ -69,7 +69,7 @@ func (o *Outbox) openChecked() (db *bolt.DB, err error) {
 	}
 	var queued, dead int64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketEvents, bucketDue, bucketDedup, bucketDead} {
+		for _, name := range append([][]byte{bucketEvents, bucketDue, bucketDedup, bucketDead}, bindingBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", name, err)
 			}

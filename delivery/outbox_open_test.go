@@ -148,9 +148,9 @@ func TestOutboxLockTimeoutIsNotCorruption(t *testing.T) {
 	if !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second open: %v; want a timeout naming the file", err)
 	}
-	entries, _ := os.ReadDir(dir)
+	entries, _ := filepath.Glob(path + "*")
 	if len(entries) != 1 {
-		t.Errorf("a locked file must not be moved aside; dir holds %d entries", len(entries))
+		t.Errorf("a locked file must not be moved aside; dir holds %v", entries)
 	}
 }
 

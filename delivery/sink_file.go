@@ -93,7 +93,9 @@ func (s *FileSink) Close() error {
 // FileLine is the file sink's line for ev: the platform payload
 // (ev.Payload(false)) plus, when a USD value is known, "amountUsd" (a JSON
 // number with exactly two decimals), "fxRate" and "fxDate" (strings, when
-// known), then "eventId", the Idempotency-Key, and a newline. A sale
+// known), then "eventId", the Idempotency-Key, "origin" (where the
+// customer id and the click id came from: payload, placeholder or
+// binding), and a newline. A sale
 // written again after a crash (the file took it, the outbox had not yet
 // recorded so) repeats its eventId: it is the key to deduplicate the file
 // on.
@@ -107,6 +109,7 @@ func FileLine(ev *sale.Event) []byte {
 		b = jsonwrite.Optional(b, "fxDate", ev.USD.Date)
 	}
 	b = jsonwrite.Optional(b, "eventId", ev.ID)
+	b = ev.AppendOrigin(b)
 	return append(b, '}', '\n')
 }
 

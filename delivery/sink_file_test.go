@@ -30,20 +30,25 @@ func TestFileLine(t *testing.T) {
 	payload := string(base.Payload(false))
 	head := payload[:len(payload)-1]
 	for _, tc := range []struct {
-		name string
-		usd  *sale.USDValue
-		want string
+		name   string
+		usd    *sale.USDValue
+		origin *sale.Origin
+		want   string
 	}{
-		{"no USD value", nil, head + id + "}\n"},
-		{"converted", usd("13.4", "1.0894", "2026-04-09"), head + `,"amountUsd":13.40,"fxRate":"1.0894","fxDate":"2026-04-09"` + id + "}\n"},
-		{"already USD", usd("12.3", "", ""), head + `,"amountUsd":12.30` + id + "}\n"},
-		{"rounds half to even", usd("0.125", "0.0067", ""), head + `,"amountUsd":0.12,"fxRate":"0.0067"` + id + "}\n"},
-		{"rounds half to even, up", usd("0.135", "0.0067", ""), head + `,"amountUsd":0.14,"fxRate":"0.0067"` + id + "}\n"},
-		{"whole", usd("199", "", "2026-04-09"), head + `,"amountUsd":199.00,"fxDate":"2026-04-09"` + id + "}\n"},
-		{"large", usd("12345678901234.5", "", ""), head + `,"amountUsd":12345678901234.50` + id + "}\n"},
+		{"no USD value", nil, nil, head + id + "}\n"},
+		{"filled from the binding", nil, &sale.Origin{CustomerExternalID: sale.OriginBinding, ClickID: sale.OriginBinding},
+			head + id + `,"origin":{"customerExternalId":"binding","clickId":"binding"}` + "}\n"},
+		{"own fields", nil, &sale.Origin{CustomerExternalID: sale.OriginPayload, ClickID: sale.OriginPlaceholder},
+			head + id + `,"origin":{"customerExternalId":"payload","clickId":"placeholder"}` + "}\n"},
+		{"converted", usd("13.4", "1.0894", "2026-04-09"), nil, head + `,"amountUsd":13.40,"fxRate":"1.0894","fxDate":"2026-04-09"` + id + "}\n"},
+		{"already USD", usd("12.3", "", ""), nil, head + `,"amountUsd":12.30` + id + "}\n"},
+		{"rounds half to even", usd("0.125", "0.0067", ""), nil, head + `,"amountUsd":0.12,"fxRate":"0.0067"` + id + "}\n"},
+		{"rounds half to even, up", usd("0.135", "0.0067", ""), nil, head + `,"amountUsd":0.14,"fxRate":"0.0067"` + id + "}\n"},
+		{"whole", usd("199", "", "2026-04-09"), nil, head + `,"amountUsd":199.00,"fxDate":"2026-04-09"` + id + "}\n"},
+		{"large", usd("12345678901234.5", "", ""), nil, head + `,"amountUsd":12345678901234.50` + id + "}\n"},
 	} {
 		ev := *base
-		ev.USD = tc.usd
+		ev.USD, ev.Origin = tc.usd, tc.origin
 		got := string(FileLine(&ev))
 		if got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)

@@ -32,6 +32,9 @@ type Stats struct {
 	Delivered uint64 `json:"delivered"`
 	// Replayed counts dead letters put back into the queue.
 	Replayed uint64 `json:"replayed"`
+	// BindingsLearned counts binding entries written: a customer's click,
+	// an email's customer, a checkout reference's click and customer.
+	BindingsLearned uint64 `json:"bindings_learned"`
 
 	// Sinks holds per-sink counters by sink name.
 	Sinks map[string]SinkStats `json:"sinks"`

@@ -57,6 +57,16 @@ type Event struct {
 	// there as it did here.
 	DedupOverride string `json:"dedupKey,omitempty"`
 
+	// Origin records where the customer id and the click id came from:
+	// the body, a placeholder, or the binding. Nil for a record written
+	// before origins were kept.
+	Origin *Origin `json:"origin,omitempty"`
+
+	// Refs are the provider's checkout references the body carried, for
+	// the binding to find the checkout's click and customer by. Not
+	// stored: they are used at capture only.
+	Refs []string `json:"-"`
+
 	// Repairs lists the fields whose captured value could not be used and
 	// what stood in for it, for the capture to log and count. They are not
 	// stored: a repair is reported once, when the sale is captured.
@@ -197,6 +207,7 @@ func (e *Event) AppendRecord(dst []byte) ([]byte, error) {
 		dst = append(dst, '}')
 	}
 	dst = jsonwrite.Optional(dst, "dedupKey", e.DedupOverride)
+	dst = e.AppendOrigin(dst)
 	return append(dst, '}'), nil
 }
 

@@ -61,10 +61,22 @@ type RejectError struct {
 
 func (e *RejectError) Error() string { return e.Field + ": " + e.Reason }
 
+// Filler completes a sale from what the proxy learned before it: a missing
+// customer id or click id. It is called once the body's own fields are
+// read, before a missing customer id rejects the sale, and records where
+// what it filled came from (Event.SetOrigin).
+type Filler func(ev *Event)
+
 // Extract reads a sale from a JSON body and the request's placeholders.
 // It returns ErrMalformed, a *NotSaleError or a *RejectError when the body
 // does not make a valid sale. now is the capture time.
 func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, error) {
+	return s.ExtractFilled(body, resolve, now, nil)
+}
+
+// ExtractFilled is Extract with fill, when not nil, completing a sale
+// (never a lead) whose body lacks its customer id or click id.
+func (s *Spec) ExtractFilled(body []byte, resolve Resolver, now time.Time, fill Filler) (*Event, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if nestsDeeperThan(body, MaxDepth) {
 		return nil, ErrTooDeep
@@ -94,15 +106,22 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 			Object: s.text(s.ObjectID, doc, resolve)}
 	}
 
-	ev.CustomerExternalID = s.text(s.Sources[FieldCustomerID], doc, resolve)
+	s.readParty(ev, doc, resolve)
+	if fill != nil && s.Kind != KindLead {
+		fill(ev)
+	}
 	if ev.CustomerExternalID == "" {
 		// Never generated or guessed: a new id would break the lead-to-sale chain.
-		return nil, reject(FieldCustomerID, "no source yielded a value (%s)", describe(s.Sources[FieldCustomerID]))
+		missing := fmt.Sprintf("no source yielded a value (%s)", describe(s.Sources[FieldCustomerID]))
+		if fill != nil {
+			missing += ", and no binding knew the sale's email or reference"
+		}
+		return nil, reject(FieldCustomerID, "%s", missing)
 	}
 	if s.Kind == KindLead {
 		ev.Kind, ev.Mode = KindLead, s.Mode
 		ev.setLeadKey()
-		s.readCommon(ev, doc, resolve, now)
+		s.readTimestamp(ev, doc, resolve, now)
 		return ev, nil
 	}
 
@@ -137,13 +156,29 @@ func (s *Spec) Extract(body []byte, resolve Resolver, now time.Time) (*Event, er
 	}
 	ev.Amount = amount
 
-	s.readCommon(ev, doc, resolve, now)
+	s.readTimestamp(ev, doc, resolve, now)
 	return ev, nil
 }
 
-// readCommon reads what sales and leads share: the event's own time, the
-// customer's email and name, and the click.
-func (s *Spec) readCommon(ev *Event, doc gjson.Result, resolve Resolver, now time.Time) {
+// readParty reads who bought and through which click: the customer id,
+// email and name, and the click id, with where the customer id and the
+// click id came from.
+func (s *Spec) readParty(ev *Event, doc gjson.Result, resolve Resolver) {
+	if v, ok := first(s.Sources[FieldCustomerID], doc, resolve); ok {
+		ev.CustomerExternalID = capLength(textOf(v))
+		ev.SetOrigin(FieldCustomerID, originOf(v.source))
+	}
+	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
+	ev.CustomerName = s.text(s.Sources[FieldName], doc, resolve)
+	if v, ok := s.clickID(doc, resolve); ok {
+		ev.ClickID = strings.Clone(v.text)
+		ev.SetOrigin(FieldClickID, originOf(v.source))
+	}
+	ev.Refs = readRefs(s.Sources[FieldRef], doc, resolve)
+}
+
+// readTimestamp reads the event's own time.
+func (s *Spec) readTimestamp(ev *Event, doc gjson.Result, resolve Resolver, now time.Time) {
 	// The sale's own time is recommended, not required: one that cannot be
 	// read, or is no sane time for a sale, never costs the sale.
 	ev.Timestamp = ev.CapturedAt.Truncate(time.Millisecond)
@@ -159,22 +194,18 @@ func (s *Spec) readCommon(ev *Event, doc gjson.Result, resolve Resolver, now tim
 			ev.Timestamp = t
 		}
 	}
-
-	ev.CustomerEmail = s.text(s.Sources[FieldEmail], doc, resolve)
-	ev.CustomerName = s.text(s.Sources[FieldName], doc, resolve)
-	ev.ClickID = s.clickID(doc, resolve)
 }
 
 // clickID is the first click id a source yields that ValidClickID
 // accepts: a cookie or a payload carries what anyone wrote there, and the
 // platform gets only what a tracked link could have set.
-func (s *Spec) clickID(doc gjson.Result, resolve Resolver) string {
+func (s *Spec) clickID(doc gjson.Result, resolve Resolver) (value, bool) {
 	for _, src := range s.Sources[FieldClickID] {
 		if v, ok := read(src, doc, resolve); ok && ValidClickID(v.text) {
-			return strings.Clone(v.text)
+			return v, true
 		}
 	}
-	return ""
+	return value{}, false
 }
 
 // text reads a string field, capped at MaxFieldLength characters.
@@ -192,6 +223,11 @@ func (s *Spec) fullText(sources []Source, doc gjson.Result, resolve Resolver) st
 	if !ok {
 		return ""
 	}
+	return textOf(v)
+}
+
+// textOf is a value's text as fullText keeps it.
+func textOf(v value) string {
 	if !utf8.ValidString(v.text) {
 		return strings.ToValidUTF8(v.text, "\uFFFD")
 	}

@@ -20,6 +20,10 @@ const (
 	FieldClickID      Field = "click_id"
 	FieldTimestamp    Field = "timestamp"
 	FieldAmountDigits Field = "amount_digits"
+	// FieldRef is the payment provider's checkout reference the body
+	// carries (a Stripe Checkout Session id, a Paddle transaction id),
+	// which finds the click and customer checkout_ref recorded for it.
+	FieldRef Field = "ref"
 )
 
 // Fields lists every field once, in the order the docs present them. It is
@@ -27,7 +31,7 @@ const (
 // check names against it.
 var Fields = []Field{
 	FieldAmount, FieldCurrency, FieldInvoiceID, FieldCustomerID, FieldEmail,
-	FieldName, FieldClickID, FieldTimestamp, FieldAmountDigits,
+	FieldName, FieldClickID, FieldTimestamp, FieldAmountDigits, FieldRef,
 }
 
 // requiredFields are the fields that must have at least one source once a
@@ -44,7 +48,7 @@ func requiredFields(kind string) []Field {
 // amount, currency or invoice.
 func leadField(f Field) bool {
 	switch f {
-	case FieldAmount, FieldCurrency, FieldInvoiceID, FieldAmountDigits:
+	case FieldAmount, FieldCurrency, FieldInvoiceID, FieldAmountDigits, FieldRef:
 		return false
 	}
 	return true

@@ -118,6 +118,11 @@ var presetRegistry = map[string]*Preset{
 			},
 			FieldInvoiceID: {"data.object.payment_intent", "data.object.invoice", "data.object.id"},
 			FieldClickID:   keyed("data.object.metadata.%s", clickKeys),
+			// The Checkout Session's id, which the shop's checkout_ref
+			// route saw in its response (the id, or the Checkout URL that
+			// holds it); for a PaymentIntent, its own id, which a shop
+			// creating intents returns (or its client secret).
+			FieldRef: {"data.object.id", "data.object.payment_intent"},
 			// The event's creation time: for a delayed payment, when it
 			// succeeded rather than when the session was opened.
 			FieldTimestamp: {"created"},
@@ -201,6 +206,9 @@ var presetRegistry = map[string]*Preset{
 			FieldAmount:    {"data.details.totals.grand_total"},
 			FieldInvoiceID: {"data.id"},
 			FieldClickID:   keyed("data.custom_data.%s", clickKeys),
+			// The transaction the shop created and opened the checkout
+			// with (its id, or a checkout URL with ?_ptxn=).
+			FieldRef:       {"data.id"},
 			FieldTimestamp: {"occurred_at"},
 		},
 		AmountUnit: fx.Minor,
@@ -280,6 +288,11 @@ var presetRegistry = map[string]*Preset{
 			FieldInvoiceID: {"order.id"},
 			FieldClickID:   slices.Clone(browserClick),
 			FieldTimestamp: {"order.created_at"},
+			// POST /store/carts/{id}/complete: the cart id, which
+			// click_cookie's bind saw with the browser's click and
+			// checkout_ref medusa with the cart's customer. A storefront's
+			// server completes the cart without the browser's cookies.
+			FieldRef: {"{http.request.uri.path.2}"},
 		},
 		AmountUnit: fx.Major,
 		When: []Condition{

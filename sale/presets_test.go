@@ -45,6 +45,9 @@ type presetCase struct {
 	reason       string
 	rejectField  string
 	rejectObject string
+	// refs are the checkout references the event carries, when the case
+	// checks them.
+	refs []string
 }
 
 // The names every payment preset must read the shop's tags under, and
@@ -92,13 +95,16 @@ func fromBrowser(base presetCase, click string) []presetCase {
 // Base cases that derived ones start from.
 var (
 	stripeIntent = presetCase{file: "payment_intent_succeeded.json",
-		want: `{"event":"sale","timestamp":"2026-04-10T12:45:11.000Z","customerExternalId":"user_8412","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`}
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:11.000Z","customerExternalId":"user_8412","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`,
+		refs: []string{"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r"}}
 	stripeSession = presetCase{file: "checkout_session_completed.json",
-		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`}
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"alex.johnson@example.com","name":"Alex Johnson","currency":"USD","amount":199.5,"invoiceId":"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r","clickId":"cl_7Hq2x9Lm"}`,
+		refs: []string{"cs_live_a1Qm3vT8Zt9WcLxP4sJd2HbN6yRfE0gKuVo7iXw5CqMlA2nBe8DzG3hYj", "pi_3PwTpzKZ3qJ8yWbN1gX4kM2r"}}
 	shopifyPaid = presetCase{file: "orders_paid.json",
 		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.000Z","customerExternalId":"user_8412","email":"jon@example.com","name":"John Smith","currency":"CAD","amount":403.0,"invoiceId":"820982911946154508","clickId":"cl_7Hq2x9Lm"}`}
 	paddleCompleted = presetCase{file: "transaction_completed.json",
-		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.482Z","customerExternalId":"user_8412","currency":"USD","amount":297.0,"invoiceId":"txn_01k7r3f9x2m4p6q8s0u2w4y6za","clickId":"cl_7Hq2x9Lm"}`}
+		want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.482Z","customerExternalId":"user_8412","currency":"USD","amount":297.0,"invoiceId":"txn_01k7r3f9x2m4p6q8s0u2w4y6za","clickId":"cl_7Hq2x9Lm"}`,
+		refs: []string{"txn_01k7r3f9x2m4p6q8s0u2w4y6za"}}
 	paddleRenewal = presetCase{file: "transaction_completed_renewal_jpy.json",
 		want: `{"event":"sale","timestamp":"2026-05-10T12:45:09.905Z","customerExternalId":"user_8412","currency":"JPY","amount":4980,"invoiceId":"txn_01j2kd9w4r5fc7x6y3b8q1m0za","clickId":"cl_7Hq2x9Lm"}`}
 	lemonOrder = presetCase{file: "order_created.json",
@@ -270,6 +276,12 @@ var presetCases = map[string][]presetCase{
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
 		{file: "cart_complete_order.json", without: []string{"order.shipping_address"}, vars: map[string]string{"{http.request.cookie.cms_rf}": "cl_7Hq2x9Lm"},
 			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY","clickId":"cl_7Hq2x9Lm"}`},
+		// Completed by the storefront's server: no cookie, but the cart id
+		// in the path is the reference the binding finds the click and
+		// the customer by.
+		{file: "cart_complete_order.json", vars: map[string]string{"{http.request.uri.path.2}": "cart_01JRK4K2M6P0R4T8W2Y6A0C4E8"},
+			want: `{"event":"sale","timestamp":"2026-04-10T12:45:10.204Z","customerExternalId":"cus_01JRK3Z5A7B9C1D3E5F7G9H1J3","email":"lena.fischer@example.de","name":"Lena Fischer","currency":"EUR","amount":118.28,"invoiceId":"order_01JRK4M8N2P6Q0R4S8T2V6W0XY"}`,
+			refs: []string{"cart_01JRK4K2M6P0R4T8W2Y6A0C4E8"}},
 		// The payment provider threw: 200 with the cart and the error.
 		{file: "cart_complete_payment_error.json",
 			notSale: `type order`},
@@ -390,7 +402,16 @@ func (tc presetCase) expected() string {
 	case tc.rejectField != "":
 		return rejectOutcome(tc.rejectField, tc.rejectObject)
 	}
-	return "event: " + tc.want
+	return "event: " + tc.want + refsOutcome(tc.refs)
+}
+
+// refsOutcome adds the references to an event's outcome when a case
+// checks them.
+func refsOutcome(refs []string) string {
+	if refs == nil {
+		return ""
+	}
+	return " refs: " + strings.Join(refs, " ")
 }
 
 func notSaleOutcome(condition, reason string) string {
@@ -427,7 +448,11 @@ func presetOutcome(t *testing.T, spec *Spec, preset string, tc presetCase) strin
 	case err != nil:
 		return "error: " + err.Error()
 	}
-	return "event: " + string(ev.Payload(false))
+	out := "event: " + string(ev.Payload(false))
+	if tc.refs != nil {
+		out += refsOutcome(append([]string{}, ev.Refs...))
+	}
+	return out
 }
 
 // presetEdit replaces text in a fixture, pairs of old and new. Text that

@@ -34,6 +34,7 @@ func recordTestEvents(t *testing.T) []*Event {
 		Amount: amount("199.00", "EUR"), InvoiceID: "inv_1", ClickID: "cl_42", Route: "shop.example/checkout",
 		CapturedAt: time.Date(2026, 4, 10, 12, 45, 10, 123456789, time.UTC),
 		USD:        &USDValue{Amount: amount("216.78", "USD"), Rate: "1.0894", Date: "2026-04-09"},
+		Origin:     &Origin{CustomerExternalID: OriginPayload, ClickID: OriginBinding},
 	}
 	minimal := &Event{ID: EventID(""), EventName: "sale", CustomerExternalID: "u", Amount: amount("1999", "JPY")}
 	zero := &Event{}
@@ -42,7 +43,11 @@ func recordTestEvents(t *testing.T) []*Event {
 	paid.Kind, paid.PaymentProcessor = KindSale, "stripe"
 	lead := &Event{ID: "lead_1", Kind: KindLead, Mode: ModeDeferred, EventName: "sign_up", Timestamp: full.Timestamp,
 		CustomerExternalID: "user_123", CustomerEmail: "alex@example.com", ClickID: "cl_42", Route: "shop.example/signup", CapturedAt: full.CapturedAt}
-	events := []*Event{full, minimal, zero, usdOnly, &paid, lead}
+	clickOnly := *full
+	clickOnly.Origin = &Origin{ClickID: OriginPlaceholder}
+	noOrigin := *full
+	noOrigin.Origin = &Origin{}
+	events := []*Event{full, minimal, zero, usdOnly, &paid, lead, &clickOnly, &noOrigin}
 	for _, s := range trickyStrings {
 		events = append(events, &Event{ID: s, EventName: s, CustomerExternalID: s, CustomerEmail: s, CustomerName: s,
 			Amount: amount("0.5", "KWD"), InvoiceID: s, ClickID: s, Kind: s, Mode: s, PaymentProcessor: s, Route: s,
