@@ -19,16 +19,16 @@ import (
 
 // Defaults for FleetOptions.
 const (
-	DefaultFleetStream      = "SALETRACK"
-	DefaultFleetReplicas    = 3
-	DefaultDuplicateWindow  = 2 * time.Minute
-	DefaultPublishTimeout   = 250 * time.Millisecond
-	DefaultFleetKVBucket    = "SALETRACK_CLAIMS"
-	DefaultFleetDeadStream  = "SALETRACK_DEAD"
-	DefaultFleetConsumer    = "saletrack"
-	DefaultClaimPendingTTL  = 30 * time.Second
-	defaultFleetSetupWait   = 5 * time.Second
-	fleetForwardTimeout     = 5 * time.Second
+	DefaultFleetStream     = "SALETRACK"
+	DefaultFleetReplicas   = 3
+	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultPublishTimeout  = 250 * time.Millisecond
+	DefaultFleetKVBucket   = "SALETRACK_CLAIMS"
+	DefaultFleetDeadStream = "SALETRACK_DEAD"
+	DefaultFleetConsumer   = "saletrack"
+	DefaultClaimPendingTTL = 30 * time.Second
+	defaultFleetSetupWait  = 5 * time.Second
+	fleetForwardTimeout    = 5 * time.Second
 )
 
 // FleetOptions connects a node to the NATS JetStream cluster its fleet

@@ -28,9 +28,9 @@ const (
 type claimResult int
 
 const (
-	claimed   claimResult = iota // this node may publish the event
-	duplicate                    // the fleet has it, or another node is publishing it
-	heldElsewhere                // another node's pending claim, not yet stale
+	claimed       claimResult = iota // this node may publish the event
+	duplicate                        // the fleet has it, or another node is publishing it
+	heldElsewhere                    // another node's pending claim, not yet stale
 )
 
 // claimKey is the KV key of a dedup key: KV keys take a few characters
