@@ -139,6 +139,10 @@ type App struct {
 	// of the amount as captured. Default: false (the platform converts).
 	SendUSD bool `json:"send_usd,omitempty"`
 
+	// NATS, when set, runs this node as one of a fleet sharing a NATS
+	// JetStream cluster (see NATS). Default: none (a single node).
+	NATS *NATS `json:"nats,omitempty"`
+
 	apiKey        string
 	signingSecret string
 	platform      *sale.Platform
@@ -218,6 +222,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FxSource == "" {
 		a.FxSource = DefaultFxSource
 	}
+	if a.NATS != nil {
+		a.NATS.provision()
+	}
 	return nil
 }
 
@@ -263,6 +270,11 @@ func (a *App) Validate() error {
 	}
 	if err := a.checkFile(); err != nil {
 		return err
+	}
+	if a.NATS != nil {
+		if err := a.NATS.validate(); err != nil {
+			return err
+		}
 	}
 	return checkSigningSecret(a.signingSecret)
 }

@@ -40,6 +40,7 @@ import (
 //			fx_max_age       <duration>
 //			fx_rate          <code> <usd per unit>
 //			send_usd         [true|false]
+//			nats             [<url>] { … }   (see unmarshalNATS)
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -175,6 +176,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.WrapErr(err)
 			}
 			a.Attribution = v
+		case sub == "nats":
+			if err := a.unmarshalNATS(d); err != nil {
+				return err
+			}
 		case sub == "send_usd":
 			a.SendUSD = true
 			if d.NextArg() {

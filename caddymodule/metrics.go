@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 
@@ -47,7 +48,7 @@ func registerMetrics(ctx caddy.Context) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats} {
+	for _, c := range []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats, fleetStats} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -127,6 +128,9 @@ func (statsCollector) Collect(ch chan<- prometheus.Metric) {
 		total.Dead += st.Dead
 		total.DeadLettered += st.DeadLettered
 		total.OldestAgeSeconds = max(total.OldestAgeSeconds, st.OldestAgeSeconds)
+		if d.fleet != nil { // the platform's sinks deliver from the fleet
+			maps.Copy(st.Sinks, d.fleet.LocalStats().Sinks)
+		}
 		for name, s := range st.Sinks {
 			acc := sinks[name]
 			acc.Sent += s.Sent

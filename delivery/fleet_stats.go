@@ -53,15 +53,7 @@ func (f *Fleet) Connected() bool { return f.nc != nil && f.nc.IsConnected() }
 
 // Stats reads the fleet-wide numbers from NATS and this node's counters.
 func (f *Fleet) Stats() FleetStats {
-	st := FleetStats{
-		State: f.State(), Connected: f.Connected(), Stream: f.opts.Stream, Consumer: f.opts.Consumer,
-		Published: f.published.Load(), Spooled: f.spooled.Load(), Forwarded: f.forwarded.Load(),
-		Duplicates: f.duplicates.Load(), Delivered: f.delivered.Load(), DeadLettered: f.deadLettered.Load(),
-		Replayed: f.replayed.Load(), Sinks: f.counters.sinkStats(),
-	}
-	if st.Connected {
-		st.Server = f.nc.ConnectedUrlRedacted()
-	}
+	st := f.LocalStats()
 	if !f.ready.Load() || !st.Connected {
 		return st
 	}
@@ -81,6 +73,21 @@ func (f *Fleet) Stats() FleetStats {
 		st.Dead = s.CachedInfo().State.Msgs
 	} else {
 		st.Error = err.Error()
+	}
+	return st
+}
+
+// LocalStats is Stats without the fleet-wide numbers: no call to NATS, for
+// a metrics scrape.
+func (f *Fleet) LocalStats() FleetStats {
+	st := FleetStats{
+		State: f.State(), Connected: f.Connected(), Stream: f.opts.Stream, Consumer: f.opts.Consumer,
+		Published: f.published.Load(), Spooled: f.spooled.Load(), Forwarded: f.forwarded.Load(),
+		Duplicates: f.duplicates.Load(), Delivered: f.delivered.Load(), DeadLettered: f.deadLettered.Load(),
+		Replayed: f.replayed.Load(), Sinks: f.counters.sinkStats(),
+	}
+	if st.Connected {
+		st.Server = f.nc.ConnectedUrlRedacted()
 	}
 	return st
 }
