@@ -26,7 +26,7 @@ const (
 	DefaultFleetKVBucket   = "SALETRACK_CLAIMS"
 	DefaultFleetDeadStream = "SALETRACK_DEAD"
 	DefaultFleetConsumer   = "saletrack"
-	DefaultClaimPendingTTL = 30 * time.Second
+	minClaimPendingTTL     = time.Second
 	defaultFleetSetupWait  = 5 * time.Second
 	fleetForwardTimeout    = 5 * time.Second
 )
@@ -58,7 +58,10 @@ type FleetOptions struct {
 	// event is in the stream. Default: DefaultDedupWindow.
 	DedupWindow time.Duration
 	// PendingTTL is how long a claim lasts before its event is in the
-	// stream; past it another node may take the claim over. Default 30s.
+	// stream; past it another node may take the claim over. Default: four
+	// times PublishTimeout, at least 1s. Two nodes that both publish after
+	// a takeover publish the same Nats-Msg-Id, which the stream's
+	// duplicate window stores once, so it need only be short against that.
 	PendingTTL time.Duration
 	// AckWait is how long a delivering node holds an event before another
 	// node may take it: twice the send timeout. Default 2×DefaultHTTPTimeout.
@@ -88,7 +91,7 @@ func (o FleetOptions) withDefaults() FleetOptions {
 	defDur(&o.DuplicateWindow, DefaultDuplicateWindow)
 	defDur(&o.PublishTimeout, DefaultPublishTimeout)
 	defDur(&o.DedupWindow, DefaultDedupWindow)
-	defDur(&o.PendingTTL, DefaultClaimPendingTTL)
+	defDur(&o.PendingTTL, max(minClaimPendingTTL, 4*o.PublishTimeout))
 	defDur(&o.AckWait, 2*DefaultHTTPTimeout)
 	defDur(&o.SetupWait, defaultFleetSetupWait)
 	if o.Node == "" {

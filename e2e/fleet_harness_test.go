@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/saletrack/caddy-saletrack/internal/fake"
+	"github.com/saletrack/caddy-saletrack/internal/natstest"
+)
+
+// caddyNode is one Caddy of a test fleet: its ports, its own storage and
+// the process running it now.
+type caddyNode struct {
+	name        string
+	admin, port int
+	dir         string
+	cfg         string
+	proc        *caddyProc
+}
+
+// startFleet runs n Caddy nodes in front of shop, delivering to plat,
+// all joined to the NATS cluster at natsURL; natsExtra goes into their
+// nats blocks, extra into their sale_track blocks.
+func startFleet(t *testing.T, n int, shop string, plat *fake.Platform, natsURL, natsExtra string, extra ...string) []*caddyNode {
+	t.Helper()
+	nats := fmt.Sprintf("nats %s {\n\t\t\t%s\n\t\t}", natsURL, natsExtra)
+	nodes := make([]*caddyNode, n)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint("node", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		node := &caddyNode{name: fmt.Sprint("node", i), admin: fake.FreePort(), port: fake.FreePort(), dir: dir}
+		node.cfg = webhookConfig(node.admin, node.port, shop, endpoint(plat), filepath.Join(dir, "st"),
+			append([]string{"concurrency 4", "send_timeout 3s", nats}, extra...)...)
+		nodes[i] = node
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node.proc = startCaddy(t, dir, node.admin, node.cfg)
+		}()
+	}
+	wg.Wait()
+	for _, node := range nodes {
+		node.waitCluster(t, "ready")
+	}
+	return nodes
+}
+
+// fleetStats is the part of /sale_track/stats the fleet tests read.
+type fleetStats struct {
+	Queued  int64 `json:"queued"`
+	Cluster *struct {
+		State    string `json:"state"`
+		Queued   int64  `json:"queued"`
+		InFlight int    `json:"in_flight"`
+		Dead     int64  `json:"dead"`
+		Error    string `json:"error"`
+		Spooled  int64  `json:"spooled"`
+	} `json:"cluster"`
+}
+
+func (n *caddyNode) stats(t *testing.T) fleetStats {
+	t.Helper()
+	var out []fleetStats
+	if status := n.proc.adminJSON(http.MethodGet, "/sale_track/stats", &out); status != 200 || len(out) != 1 || out[0].Cluster == nil {
+		t.Fatalf("%s stats: %d %+v", n.name, status, out)
+	}
+	return out[0]
+}
+
+// waitCluster waits until the node's cluster state is state.
+func (n *caddyNode) waitCluster(t *testing.T, state string) {
+	t.Helper()
+	waitUntil(t, n.name+" cluster "+state, func() bool { return n.stats(t).Cluster.State == state })
+}
+
+// waitFleetDrained waits until nothing is left to send: the stream is
+// empty, nothing is in flight, and no live node's spool holds a sale.
+// From then on nothing more reaches the platform, so its counts are final.
+func waitFleetDrained(t *testing.T, nodes ...*caddyNode) {
+	t.Helper()
+	waitUntil(t, "the fleet to drain", func() bool {
+		for _, n := range nodes {
+			st := n.stats(t)
+			if st.Queued != 0 || st.Cluster.State != "ready" || st.Cluster.Error != "" || st.Cluster.Queued != 0 || st.Cluster.InFlight != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitUntil polls cond until it holds, failing after a minute.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertOnce checks that plat accepted exactly invoices, each once and
+// under one idempotency key.
+func assertOnce(t *testing.T, plat *fake.Platform, invoices []string) {
+	t.Helper()
+	got := plat.Invoices()
+	for _, inv := range invoices {
+		if got[inv] != 1 {
+			t.Errorf("%s delivered %d times, want once", inv, got[inv])
+		}
+		keys := map[string]bool{}
+		for _, r := range plat.Requests() {
+			if r.InvoiceID == inv && r.Accepted() {
+				keys[r.IdempotencyKey()] = true
+			}
+		}
+		if len(keys) > 1 {
+			t.Errorf("%s arrived under %d idempotency keys", inv, len(keys))
+		}
+	}
+	if len(got) != len(invoices) {
+		t.Errorf("platform accepted %d distinct invoices, want %d", len(got), len(invoices))
+	}
+}
+
+// startNATSCluster runs the fleet's three-server JetStream cluster.
+func startNATSCluster(t *testing.T) *natstest.Cluster { return natstest.StartCluster(t) }
