@@ -24,8 +24,8 @@ type caddyProc struct {
 
 // startCaddy runs the binary with two sites in front of the same upstream:
 // a bare reverse_proxy on barePort and the same proxy with sale_track on
-// modPort.
-func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string) (*caddyProc, error) {
+// modPort. extra goes into the global sale_track block.
+func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string, extra ...string) (*caddyProc, error) {
 	admin := fmt.Sprintf("127.0.0.1:%d", fake.FreePort())
 	cfg := fmt.Sprintf(`{
 	admin %s
@@ -42,6 +42,7 @@ func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformUR
 		storage_dir %s
 		fx_source http://127.0.0.1:9/eurofxref-daily.xml
 		concurrency 16
+		%s
 	}
 }
 
@@ -53,7 +54,7 @@ http://127.0.0.1:%d {
 	%s
 	reverse_proxy %s
 }
-`, admin, platformURL, filepath.Join(dir, "st"), barePort, upstreamAddr, modPort, fake.OrderSaleTrack(), upstreamAddr)
+`, admin, platformURL, filepath.Join(dir, "st"), strings.Join(extra, "\n\t\t"), barePort, upstreamAddr, modPort, fake.OrderSaleTrack(), upstreamAddr)
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
