@@ -152,7 +152,8 @@ func (p *caddyProc) post(path string) {
 	}
 }
 
-// waitDrained waits until the outbox is empty, so the delivery of one
+// waitDrained waits until the outbox is empty and, on a fleet's node, the
+// fleet's stream too with nothing in flight, so the delivery of one
 // scenario's sales does not run into the next scenario's measurements.
 func (p *caddyProc) waitDrained(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
@@ -160,11 +161,15 @@ func (p *caddyProc) waitDrained(timeout time.Duration) {
 		resp, err := http.Get("http://" + p.admin + "/sale_track/stats")
 		if err == nil {
 			var stats []struct {
-				Queued int64 `json:"queued"`
+				Queued  int64 `json:"queued"`
+				Cluster struct {
+					Queued   int64 `json:"queued"`
+					InFlight int64 `json:"in_flight"`
+				} `json:"cluster"`
 			}
 			json.NewDecoder(resp.Body).Decode(&stats)
 			resp.Body.Close()
-			if len(stats) == 1 && stats[0].Queued == 0 {
+			if len(stats) == 1 && stats[0].Queued == 0 && stats[0].Cluster.Queued == 0 && stats[0].Cluster.InFlight == 0 {
 				return
 			}
 		}

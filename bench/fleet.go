@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -27,7 +25,7 @@ func (b *bench) fleet() []row {
 	defer p2.stop()
 
 	bare, mod := b.ab(p1, bare1, mod1, true)
-	p1.waitFleetDrained(2 * time.Minute)
+	p1.waitDrained(2 * time.Minute)
 	ratio := mod.rps / bare.rps
 
 	b.plat.Reset()
@@ -87,29 +85,5 @@ func (e *benchEnv) Cleanup(fn func()) {
 func (e *benchEnv) cleanup() {
 	for i := len(e.fns) - 1; i >= 0; i-- {
 		e.fns[i]()
-	}
-}
-
-// waitFleetDrained waits until the fleet's stream and this node's spool
-// are empty and nothing is in flight.
-func (p *caddyProc) waitFleetDrained(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + p.admin + "/sale_track/stats")
-		if err == nil {
-			var stats []struct {
-				Queued  int64 `json:"queued"`
-				Cluster struct {
-					Queued   int64 `json:"queued"`
-					InFlight int64 `json:"in_flight"`
-				} `json:"cluster"`
-			}
-			json.NewDecoder(resp.Body).Decode(&stats)
-			resp.Body.Close()
-			if len(stats) == 1 && stats[0].Queued == 0 && stats[0].Cluster.Queued == 0 && stats[0].Cluster.InFlight == 0 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -109,15 +109,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			*urls[sub] = v
 		case durations[sub] != nil:
-			v, err := oneArg(d)
+			dur, err := durationArg(d, sub)
 			if err != nil {
 				return err
 			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || checkDuration(caddy.Duration(dur)) != nil {
-				return d.Errf("%s %q: %v", sub, v, errDuration)
-			}
-			*durations[sub] = caddy.Duration(dur)
+			*durations[sub] = dur
 			if sub == "backoff_base" || sub == "backoff_cap" {
 				tok := d.Token()
 				backoffAt = &tok
@@ -209,6 +205,20 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return errorAt(block, err)
 	}
 	return nil
+}
+
+// durationArg reads a duration option's one argument by its rule; label
+// names the option in the error.
+func durationArg(d *caddyfile.Dispenser, label string) (caddy.Duration, error) {
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || checkDuration(caddy.Duration(dur)) != nil {
+		return 0, d.Errf("%s %q: %v", label, v, errDuration)
+	}
+	return caddy.Duration(dur), nil
 }
 
 // hasPlaceholder says whether v holds a placeholder such as {env.KEY},

@@ -229,15 +229,11 @@ func (a *App) unmarshalNATS(d *caddyfile.Dispenser) error {
 			}
 			*names[sub] = v
 		case durations[sub] != nil:
-			v, err := oneArg(d)
+			dur, err := durationArg(d, "nats "+sub)
 			if err != nil {
 				return err
 			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || checkDuration(caddy.Duration(dur)) != nil {
-				return d.Errf("nats %s %q: %v", sub, v, errDuration)
-			}
-			*durations[sub] = caddy.Duration(dur)
+			*durations[sub] = dur
 		case sub == "replicas":
 			v, err := oneArg(d)
 			if err != nil {

@@ -205,6 +205,7 @@ func (f *Fleet) Start() error {
 	var mismatch *SettingsError
 	if errors.As(err, &mismatch) {
 		nc.Close()
+		f.nc = nil
 		return err
 	}
 	if err != nil {
@@ -222,6 +223,7 @@ func (f *Fleet) setupLoop() {
 	defer close(f.loopDone)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	lastErr := ""
 	for !f.stopping.Load() {
 		select {
 		case <-f.setupKick:
@@ -233,8 +235,14 @@ func (f *Fleet) setupLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.SetupWait)
 		err := f.setup(ctx)
 		cancel()
+		// Not being connected is logged by the connection's handlers; any
+		// other failure (a refused permission, a server too old for
+		// per-key TTLs) is said once, at WARN, until it changes.
+		if err != nil && !errors.Is(err, ErrFleetDown) && err.Error() != lastErr {
+			f.log().Warn("nats setup failed; sales are spooled until it succeeds", zap.Error(err))
+		}
 		if err != nil {
-			f.log().Debug("nats setup failed; retrying", zap.Error(err))
+			lastErr = err.Error()
 		}
 	}
 }
@@ -288,7 +296,7 @@ func (f *Fleet) setup(ctx context.Context) error {
 // interrupted ones back to the fleet and closes the connection. Events
 // acknowledged by the stream are the fleet's; spooled ones stay on disk.
 func (f *Fleet) Stop() error {
-	if f.nc == nil {
+	if f.nc == nil || f.loopDone == nil {
 		return nil
 	}
 	f.stopping.Store(true)

@@ -133,5 +133,21 @@ func assertOnce(t *testing.T, plat *fake.Platform, invoices []string) {
 	}
 }
 
-// startNATSCluster runs the fleet's three-server JetStream cluster.
-func startNATSCluster(t *testing.T) *natstest.Cluster { return natstest.StartCluster(t) }
+// startFleetRig runs a three-server JetStream cluster, the recording
+// platform, the shop and n Caddy nodes in front of it, joined to the
+// cluster with natsExtra in their nats blocks.
+func startFleetRig(t *testing.T, n int, natsExtra string) (*natstest.Cluster, *fake.Platform, []*caddyNode) {
+	t.Helper()
+	cluster := natstest.StartCluster(t)
+	plat := newPlatform(t)
+	return cluster, plat, startFleet(t, n, startShop(t), plat, cluster.URL(), natsExtra)
+}
+
+// assertAllOnce waits until invoices have arrived and the fleet of the
+// live nodes has drained, then checks each arrived once, under one key.
+func assertAllOnce(t *testing.T, plat *fake.Platform, invoices []string, live ...*caddyNode) {
+	t.Helper()
+	plat.WaitInvoices(t, invoices...)
+	waitFleetDrained(t, live...)
+	assertOnce(t, plat, invoices)
+}

@@ -17,10 +17,7 @@ import (
 // here) but within dedup_window, it is still not delivered again: the KV
 // claim dedups, not only Nats-Msg-Id.
 func TestFleetSameWebhookOnTwoNodes(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 2, shop, plat, cluster.URL(), "duplicate_window 1s")
+	_, plat, nodes := startFleetRig(t, 2, "duplicate_window 1s")
 
 	var wg sync.WaitGroup
 	for _, n := range nodes {
@@ -60,27 +57,19 @@ func TestFleetSameWebhookOnTwoNodes(t *testing.T) {
 // node, whose webhooks fail. The killed node's sends in flight are
 // redelivered by the others after ack_wait.
 func TestFleetNodeKilledNeverRestarted(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 3, shop, plat, cluster.URL(), "publish_timeout 2s")
+	_, plat, nodes := startFleetRig(t, 3, "publish_timeout 2s")
 	invoices := invoiceList("inv_k", 300)
 	sendWebhooks(t, nodes, invoices, func() {
 		whileSendsHang(t, plat, len(nodes), nodes[2].proc.kill)
 	}, func() *caddyNode { return nodes[0] })
-	plat.WaitInvoices(t, invoices...)
-	waitFleetDrained(t, nodes[0], nodes[1])
-	assertOnce(t, plat, invoices)
+	assertAllOnce(t, plat, invoices, nodes[0], nodes[1])
 }
 
 // Scenario 4: NATS down entirely. Captures keep answering (each webhook
 // is committed to the node's spool), nothing is delivered while it is down,
 // and every sale arrives once after it is back.
 func TestFleetNATSDownEntirely(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 2, shop, plat, cluster.URL(), "")
+	cluster, plat, nodes := startFleetRig(t, 2, "")
 	if !sendWebhook(nodes[0].port, "inv_before") {
 		t.Fatal("no 2xx")
 	}
@@ -113,9 +102,7 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 		go func() { defer wg.Done(); s.Restart(t) }()
 	}
 	wg.Wait()
-	plat.WaitInvoices(t, invoices...)
-	waitFleetDrained(t, nodes...)
-	assertOnce(t, plat, invoices)
+	assertAllOnce(t, plat, invoices, nodes...)
 }
 
 // whileSendsHang runs kill while the platform holds every answer and all
@@ -189,33 +176,23 @@ func invoiceList(prefix string, n int) []string {
 // nothing doubled. Clients on it move to the others; a publish whose ack
 // was lost is spooled and republished under the same Nats-Msg-Id.
 func TestFleetNATSServerKilled(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 2, shop, plat, cluster.URL(), "")
+	cluster, plat, nodes := startFleetRig(t, 2, "")
 	invoices := invoiceList("inv_n", 200)
 	sendWebhooks(t, nodes, invoices, func() {
 		whileSendsHang(t, plat, len(nodes), cluster.Nodes[0].Shutdown)
 	}, func() *caddyNode { return nodes[0] })
-	plat.WaitInvoices(t, invoices...)
-	waitFleetDrained(t, nodes...)
-	assertOnce(t, plat, invoices)
+	assertAllOnce(t, plat, invoices, nodes...)
 }
 
 // Scenario 6: one node reloaded under traffic: its fleet membership, spool
 // and consumer carry over, and every sale arrives once.
 func TestFleetReloadUnderTraffic(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 2, shop, plat, cluster.URL(), "")
+	_, plat, nodes := startFleetRig(t, 2, "")
 	invoices := invoiceList("inv_r", 150)
 	sendWebhooks(t, nodes, invoices, func() {
 		nodes[0].proc.reload(strings.Replace(nodes[0].cfg, "concurrency 4", "concurrency 3", 1))
 	}, func() *caddyNode { return nodes[1] })
-	plat.WaitInvoices(t, invoices...)
-	waitFleetDrained(t, nodes...)
-	assertOnce(t, plat, invoices)
+	assertAllOnce(t, plat, invoices, nodes...)
 	if st := nodes[0].stats(t); st.Cluster.State != "ready" {
 		t.Errorf("after the reload the node is %s", st.Cluster.State)
 	}
@@ -226,10 +203,7 @@ func TestFleetReloadUnderTraffic(t *testing.T) {
 // replayed from another, and a flush from any node cuts a long
 // Retry-After short fleet-wide.
 func TestFleetPlatformDownThenUp(t *testing.T) {
-	cluster := startNATSCluster(t)
-	plat := newPlatform(t)
-	shop := startShop(t)
-	nodes := startFleet(t, 2, shop, plat, cluster.URL(), "")
+	_, plat, nodes := startFleetRig(t, 2, "")
 	a, b := nodes[0], nodes[1]
 
 	plat.Fail(503, "down")
@@ -274,9 +248,7 @@ func TestFleetPlatformDownThenUp(t *testing.T) {
 	if status := b.proc.adminJSON(http.MethodPost, "/sale_track/flush", nil); status != 202 {
 		t.Fatalf("flush: %d", status)
 	}
-	plat.WaitInvoices(t, "inv_flush")
-	waitFleetDrained(t, nodes...)
-	assertOnce(t, plat, []string{"inv_retry", "inv_dead", "inv_flush"})
+	assertAllOnce(t, plat, []string{"inv_retry", "inv_dead", "inv_flush"}, nodes...)
 	if st := b.stats(t); st.Cluster.Dead != 0 {
 		t.Errorf("%d dead letters left after the replay", st.Cluster.Dead)
 	}
