@@ -53,7 +53,7 @@ func (f *Fleet) deliver(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second) // no sinks (yet): another node, or a reload, delivers it
 		return
 	}
-	out := f.counters.sendAll(ctx, &log, cfg.sinks, ev, func(string) {})
+	out := f.sendInOrder(ctx, &log, cfg.sinks, ev)
 	now := cfg.opts.Now()
 	switch {
 	case out.interrupted:
@@ -85,6 +85,20 @@ func (f *Fleet) deliver(ctx context.Context, msg jetstream.Msg) {
 		}
 		f.delivered.Add(1)
 	}
+}
+
+// sendInOrder sends to each sink in turn and stops at the first failure.
+// The stream cannot record which sinks took an event, so a retry sends to
+// all of them again: stopping keeps a later sink (the file) from taking
+// the event once per failed attempt of an earlier one (the platform).
+func (f *Fleet) sendInOrder(ctx context.Context, log *eventLog, sinks []Sink, ev *sale.Event) sendOutcome {
+	var out sendOutcome
+	for _, s := range sinks {
+		if out = f.counters.sendAll(ctx, log, []Sink{s}, ev, func(string) {}); !out.ok() || out.interrupted {
+			return out
+		}
+	}
+	return out
 }
 
 // bury publishes a dead letter to the dead-letter stream and, once that is

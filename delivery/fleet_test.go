@@ -302,3 +302,28 @@ func natsKV(t *testing.T, url, bucket string) jetstream.KeyValue {
 	}
 	return kv
 }
+
+// TestFleetLaterSinkWaitsForEarlier: the stream cannot record which sinks
+// took an event, so a later sink (the file) is sent the event only once
+// the earlier one (the platform) took it, not once per failed attempt.
+func TestFleetLaterSinkWaitsForEarlier(t *testing.T) {
+	srv := natstest.Start(t)
+	var platformCalls, fileCalls atomic.Int64
+	platform := &funcSink{name: "platform", send: func(context.Context, *sale.Event) error {
+		if platformCalls.Add(1) <= 2 {
+			return &SendError{Status: 503}
+		}
+		return nil
+	}}
+	file := &funcSink{name: "file", send: func(context.Context, *sale.Event) error {
+		fileCalls.Add(1)
+		return nil
+	}}
+	a := startFleetNode(t, fleetOpts(srv.URL()), platform, file)
+	a.waitReady(t)
+	commitOK(t, a, fleetSale(t, "inv_two_sinks"), Queued)
+	waitDrained(t, a)
+	if platformCalls.Load() != 3 || fileCalls.Load() != 1 {
+		t.Errorf("platform sent %d times, file %d; want 3 and 1", platformCalls.Load(), fileCalls.Load())
+	}
+}
