@@ -139,6 +139,7 @@ type Fleet struct {
 	// The delivery workers: slots bounds concurrent sends; sends tracks
 	// them for Stop; cancelSends interrupts them past the shutdown timeout.
 	slots       chan struct{}
+	dispatchMu  sync.RWMutex
 	sends       sync.WaitGroup
 	sendCtx     context.Context
 	cancelSends context.CancelFunc
@@ -308,6 +309,8 @@ func (f *Fleet) Stop() error {
 		f.consume = nil
 	}
 	f.mu.Unlock()
+	f.dispatchMu.Lock() // every dispatch from now on sees stopping
+	f.dispatchMu.Unlock()
 	finished := make(chan struct{})
 	go func() { f.sends.Wait(); close(finished) }()
 	timer := time.NewTimer(f.cfg.Load().opts.ShutdownTimeout)

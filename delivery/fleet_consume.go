@@ -17,7 +17,18 @@ import (
 // waiting for a free slot: at most Concurrency sends run on this node.
 func (f *Fleet) dispatch(msg jetstream.Msg) {
 	f.slots <- struct{}{}
+	// Stop waits for the sends it counts; one the consumer handed over
+	// as Stop began is handed back instead, so no send is counted after
+	// Stop started waiting.
+	f.dispatchMu.RLock()
+	if f.stopping.Load() {
+		f.dispatchMu.RUnlock()
+		<-f.slots
+		_ = msg.Nak()
+		return
+	}
 	f.sends.Add(1)
+	f.dispatchMu.RUnlock()
 	go func() {
 		defer f.sends.Done()
 		defer func() { <-f.slots }()
