@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +76,24 @@ func (n *caddyNode) stats(t *testing.T) fleetStats {
 		t.Fatalf("%s stats: %d %+v", n.name, status, out)
 	}
 	return out[0]
+}
+
+// metric reads one unlabelled caddy_sale_track_ sample of the node's
+// /metrics; -1 when it is absent.
+func (n *caddyNode) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(n.proc.adminURL("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^caddy_sale_track_` + name + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
 }
 
 // waitCluster waits until the node's cluster state is state.

@@ -93,6 +93,9 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 	if spooled != 40 {
 		t.Fatalf("%d sales in the spools, want 40", spooled)
 	}
+	if c, q := nodes[0].metric(t, "nats_connected"), nodes[0].metric(t, "forward_queue"); c != 0 || q != float64(nodes[0].stats(t).Queued) {
+		t.Errorf("metrics while NATS is down: nats_connected %v, forward_queue %v", c, q)
+	}
 	if _, accepted := plat.Counts(); accepted != 1 {
 		t.Fatalf("platform accepted %d sales while NATS was down, want only the one before", accepted)
 	}
@@ -103,6 +106,12 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 	}
 	wg.Wait()
 	assertAllOnce(t, plat, invoices, nodes...)
+	if f := nodes[0].metric(t, "forwarded_total") + nodes[1].metric(t, "forwarded_total"); f != 40 {
+		t.Errorf("forwarded_total %v over both nodes, want 40", f)
+	}
+	if c := nodes[0].metric(t, "nats_connected"); c != 1 {
+		t.Errorf("nats_connected %v after NATS is back", c)
+	}
 }
 
 // whileSendsHang runs kill while the platform holds every answer and all
