@@ -327,3 +327,43 @@ func TestFleetLaterSinkWaitsForEarlier(t *testing.T) {
 		t.Errorf("platform sent %d times, file %d; want 3 and 1", platformCalls.Load(), fileCalls.Load())
 	}
 }
+
+// TestFleetStartsWhileNATSIsDown: a node whose cluster is unreachable at
+// start still starts, spooling; it sets the fleet up and forwards once
+// the cluster answers.
+func TestFleetStartsWhileNATSIsDown(t *testing.T) {
+	srv := natstest.Start(t)
+	srv.Shutdown()
+	p := newPlatform(t)
+	opts := fleetOpts(srv.URL())
+	opts.SetupWait = 100 * time.Millisecond
+	a := startFleetNode(t, opts, platformSink(t, p))
+	if st := a.fleet.State(); st == "ready" {
+		t.Fatalf("state %s with no server", st)
+	}
+	commitOK(t, a, fleetSale(t, "inv_early"), Queued)
+	if a.forward.Stats().Queued != 1 {
+		t.Fatal("the sale should wait in the spool")
+	}
+	srv.Restart(t)
+	a.waitReady(t)
+	waitDrained(t, a)
+	waitOnce(t, p, "inv_early")
+}
+
+// TestFleetRefusesOtherDedupWindow: a claims bucket whose TTL is not
+// dedup_window is reported, not changed.
+func TestFleetRefusesOtherDedupWindow(t *testing.T) {
+	srv := natstest.Start(t)
+	a := startFleetNode(t, fleetOpts(srv.URL()))
+	a.waitReady(t)
+	opts := fleetOpts(srv.URL())
+	opts.DedupWindow = time.Hour
+	f := NewFleet(opts, nil, emFast(), nil, nil)
+	err := f.Start()
+	var se *SettingsError
+	if !errors.As(err, &se) || se.Object != "kv bucket "+DefaultFleetKVBucket {
+		f.Stop()
+		t.Fatalf("Start: %v, want a SettingsError on the bucket", err)
+	}
+}
