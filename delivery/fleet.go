@@ -28,7 +28,9 @@ const (
 	DefaultFleetConsumer   = "saletrack"
 	minClaimPendingTTL     = time.Second
 	defaultFleetSetupWait  = 5 * time.Second
-	fleetForwardTimeout    = 5 * time.Second
+	// fleetCallTimeout bounds one call to NATS off the capture's path: a
+	// forward from the spool, an ack, a dead letter's publish.
+	fleetCallTimeout = 5 * time.Second
 )
 
 // FleetOptions connects a node to the NATS JetStream cluster its fleet

@@ -85,7 +85,7 @@ func (f *Fleet) deliver(ctx context.Context, msg jetstream.Msg) {
 			log.Debug("nak failed; the event comes back after ack_wait", zap.Error(err))
 		}
 	default:
-		ackCtx, cancel := context.WithTimeout(context.Background(), fleetForwardTimeout)
+		ackCtx, cancel := context.WithTimeout(context.Background(), fleetCallTimeout)
 		err := msg.DoubleAck(ackCtx)
 		cancel()
 		if err != nil {
@@ -133,7 +133,7 @@ func (f *Fleet) bury(log *eventLog, msg jetstream.Msg, ev *sale.Event, attempt i
 		meta, _ := msg.Metadata()
 		out := nats.NewMsg(f.opts.deadSubject())
 		out.Data = value
-		ctx, cancel := context.WithTimeout(context.Background(), fleetForwardTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), fleetCallTimeout)
 		// The id makes a second try of the same burial a no-op.
 		_, err = f.js.PublishMsg(ctx, out, jetstream.WithMsgID("dead-"+strconv.FormatUint(meta.Sequence.Stream, 10)))
 		if err == nil {

@@ -123,7 +123,7 @@ func (fw forwarder) Send(ctx context.Context, ev *sale.Event) error {
 	if !f.ready.Load() || !f.nc.IsConnected() {
 		return ErrFleetDown
 	}
-	ctx, cancel := context.WithTimeout(ctx, fleetForwardTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fleetCallTimeout)
 	defer cancel()
 	res, err := f.publishClaimed(ctx, ev, ev.CapturedAt)
 	if err != nil {
