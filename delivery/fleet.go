@@ -140,13 +140,14 @@ type Fleet struct {
 
 	// The delivery workers: slots bounds concurrent sends; sends tracks
 	// them for Stop; cancelSends interrupts them past the shutdown timeout.
-	slots       chan struct{}
-	dispatchMu  sync.RWMutex
-	sends       sync.WaitGroup
-	sendCtx     context.Context
-	cancelSends context.CancelFunc
-	setupKick   chan struct{}
-	loopDone    chan struct{}
+	slots          chan struct{}
+	dispatchMu     sync.RWMutex
+	dispatchClosed bool // under dispatchMu
+	sends          sync.WaitGroup
+	sendCtx        context.Context
+	cancelSends    context.CancelFunc
+	setupKick      chan struct{}
+	loopDone       chan struct{}
 }
 
 // fleetCounters are this node's fleet counters.
@@ -311,7 +312,8 @@ func (f *Fleet) Stop() error {
 		f.consume = nil
 	}
 	f.mu.Unlock()
-	f.dispatchMu.Lock() // every dispatch from now on sees stopping
+	f.dispatchMu.Lock()
+	f.dispatchClosed = true // no dispatch counts a send from now on
 	f.dispatchMu.Unlock()
 	finished := make(chan struct{})
 	go func() { f.sends.Wait(); close(finished) }()

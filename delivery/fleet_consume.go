@@ -21,7 +21,7 @@ func (f *Fleet) dispatch(msg jetstream.Msg) {
 	// as Stop began is handed back instead, so no send is counted after
 	// Stop started waiting.
 	f.dispatchMu.RLock()
-	if f.stopping.Load() {
+	if f.dispatchClosed {
 		f.dispatchMu.RUnlock()
 		<-f.slots
 		_ = msg.Nak()
