@@ -24,8 +24,8 @@ type caddyProc struct {
 
 // startCaddy runs the binary with two sites in front of the same upstream:
 // a bare reverse_proxy on barePort and the same proxy with sale_track on
-// modPort.
-func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string) (*caddyProc, error) {
+// modPort. extra goes into the global sale_track block.
+func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformURL string, extra ...string) (*caddyProc, error) {
 	admin := fmt.Sprintf("127.0.0.1:%d", fake.FreePort())
 	cfg := fmt.Sprintf(`{
 	admin %s
@@ -42,6 +42,7 @@ func startCaddy(bin, dir string, barePort, modPort int, upstreamAddr, platformUR
 		storage_dir %s
 		fx_source http://127.0.0.1:9/eurofxref-daily.xml
 		concurrency 16
+		%s
 	}
 }
 
@@ -53,7 +54,7 @@ http://127.0.0.1:%d {
 	%s
 	reverse_proxy %s
 }
-`, admin, platformURL, filepath.Join(dir, "st"), barePort, upstreamAddr, modPort, fake.OrderSaleTrack(), upstreamAddr)
+`, admin, platformURL, filepath.Join(dir, "st"), strings.Join(extra, "\n\t\t"), barePort, upstreamAddr, modPort, fake.OrderSaleTrack(), upstreamAddr)
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -151,7 +152,8 @@ func (p *caddyProc) post(path string) {
 	}
 }
 
-// waitDrained waits until the outbox is empty, so the delivery of one
+// waitDrained waits until the outbox is empty and, on a fleet's node, the
+// fleet's stream too with nothing in flight, so the delivery of one
 // scenario's sales does not run into the next scenario's measurements.
 func (p *caddyProc) waitDrained(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
@@ -159,11 +161,15 @@ func (p *caddyProc) waitDrained(timeout time.Duration) {
 		resp, err := http.Get("http://" + p.admin + "/sale_track/stats")
 		if err == nil {
 			var stats []struct {
-				Queued int64 `json:"queued"`
+				Queued  int64 `json:"queued"`
+				Cluster struct {
+					Queued   int64 `json:"queued"`
+					InFlight int64 `json:"in_flight"`
+				} `json:"cluster"`
 			}
 			json.NewDecoder(resp.Body).Decode(&stats)
 			resp.Body.Close()
-			if len(stats) == 1 && stats[0].Queued == 0 {
+			if len(stats) == 1 && stats[0].Queued == 0 && stats[0].Cluster.Queued == 0 && stats[0].Cluster.InFlight == 0 {
 				return
 			}
 		}

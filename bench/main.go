@@ -28,7 +28,7 @@ func main() {
 	pairs := flag.Int("pairs", 3, "A/B pairs per comparison")
 	conns := flag.Int("conns", 32, "concurrent connections")
 	outage := flag.Int("outage", 100000, "sales captured while the platform is off")
-	only := flag.String("only", "", "run only these scenarios, comma-separated: capture,pass,inhandler,large,outage,commit")
+	only := flag.String("only", "", "run only these scenarios, comma-separated: capture,pass,inhandler,large,outage,commit,fleet")
 	profile := flag.String("cpuprofile", "", "write Caddy's CPU profile of each scenario's first sale_track phase into this directory (read with go tool pprof)")
 	flag.Parse()
 	run := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
@@ -74,6 +74,9 @@ func main() {
 	if run("commit") {
 		rows = append(rows, commitRows()...)
 	}
+	if run("fleet") {
+		rows = append(rows, b.fleet()...)
+	}
 
 	printTable(rows)
 }
@@ -98,11 +101,11 @@ type row struct {
 	ok               bool
 }
 
-func (b *bench) start(name string) (*caddyProc, string, string) {
+func (b *bench) start(name string, extra ...string) (*caddyProc, string, string) {
 	dir := filepath.Join(b.dir, name)
 	must(os.MkdirAll(dir, 0o755))
 	barePort, modPort := fake.FreePort(), fake.FreePort()
-	proc, err := startCaddy(b.bin, dir, barePort, modPort, b.upAddr, b.platURL)
+	proc, err := startCaddy(b.bin, dir, barePort, modPort, b.upAddr, b.platURL, extra...)
 	must(err)
 	return proc, fmt.Sprintf("http://127.0.0.1:%d", barePort), fmt.Sprintf("http://127.0.0.1:%d", modPort)
 }

@@ -43,10 +43,12 @@ func (Admin) Routes() []caddy.AdminRoute {
 	}
 }
 
-// statsView is one delivery's stats, named by its storage directory.
+// statsView is one delivery's stats, named by its storage directory;
+// Cluster is the fleet's state, in a fleet.
 type statsView struct {
 	StorageDir string `json:"storage_dir"`
 	delivery.Stats
+	Cluster *delivery.FleetStats `json:"cluster,omitempty"`
 }
 
 func handleStats(w http.ResponseWriter, r *http.Request) error {
@@ -55,7 +57,7 @@ func handleStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out []statsView
 	for _, d := range liveDeliveries() {
-		out = append(out, statsView{StorageDir: d.dir, Stats: d.emitter.Stats()})
+		out = append(out, d.stats())
 	}
 	return writeJSON(w, out)
 }
@@ -76,7 +78,7 @@ func handleDead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	letters, total, err := d.emitter.DeadLetters(offset, limit)
+	letters, total, err := d.deadLetters(offset, limit)
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
@@ -91,7 +93,7 @@ func handleReplay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := d.emitter.Replay(r.URL.Query().Get("invoice_id"))
+	n, err := d.replay(r.URL.Query().Get("invoice_id"))
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
@@ -103,7 +105,9 @@ func handleFlush(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, d := range liveDeliveries() {
-		d.emitter.Flush()
+		if err := d.flush(); err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+		}
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil

@@ -150,6 +150,10 @@ type App struct {
 	// page; 1 to 100000. Default: 200.
 	Recent int `json:"recent,omitempty"`
 
+	// NATS, when set, runs this node as one of a fleet sharing a NATS
+	// JetStream cluster (see NATS). Default: none (a single node).
+	NATS *NATS `json:"nats,omitempty"`
+
 	apiKey        string
 	signingSecret string
 	platform      *sale.Platform
@@ -231,6 +235,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FxSource == "" {
 		a.FxSource = DefaultFxSource
 	}
+	if a.NATS != nil {
+		a.NATS.provision()
+	}
 	return nil
 }
 
@@ -279,6 +286,11 @@ func (a *App) Validate() error {
 	}
 	if err := a.checkFile(); err != nil {
 		return err
+	}
+	if a.NATS != nil {
+		if err := a.NATS.validate(); err != nil {
+			return err
+		}
 	}
 	return checkSigningSecret(a.signingSecret)
 }

@@ -42,6 +42,7 @@ import (
 //			fx_rate          <code> <usd per unit>
 //			send_usd         [true|false]
 //			recent           <n>
+//			nats             [<url>] { … }   (see unmarshalNATS)
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -111,15 +112,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			*urls[sub] = v
 		case durations[sub] != nil:
-			v, err := oneArg(d)
+			dur, err := durationArg(d, sub)
 			if err != nil {
 				return err
 			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || checkDuration(caddy.Duration(dur)) != nil {
-				return d.Errf("%s %q: %v", sub, v, errDuration)
-			}
-			*durations[sub] = caddy.Duration(dur)
+			*durations[sub] = dur
 			if sub == "backoff_base" || sub == "backoff_cap" {
 				tok := d.Token()
 				backoffAt = &tok
@@ -176,6 +173,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.WrapErr(err)
 			}
 			a.Attribution = v
+		case sub == "nats":
+			if err := a.unmarshalNATS(d); err != nil {
+				return err
+			}
 		case sub == "send_usd":
 			a.SendUSD = true
 			if d.NextArg() {
@@ -220,6 +221,20 @@ func intOption(d *caddyfile.Dispenser, rule func(int) error, want error) (int, e
 		return 0, d.Errf("%s %q: %v", name, v, want)
 	}
 	return n, nil
+}
+
+// durationArg reads a duration option's one argument by its rule; label
+// names the option in the error.
+func durationArg(d *caddyfile.Dispenser, label string) (caddy.Duration, error) {
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || checkDuration(caddy.Duration(dur)) != nil {
+		return 0, d.Errf("%s %q: %v", label, v, errDuration)
+	}
+	return caddy.Duration(dur), nil
 }
 
 // hasPlaceholder says whether v holds a placeholder such as {env.KEY},

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 
@@ -41,7 +42,7 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 // collectors are every sale_track metric.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, filledTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats}
+	return []prometheus.Collector{capturedTotal, duplicateTotal, rejectedTotal, repairedTotal, filledTotal, skippedTotal, storageFailed, revenueUSD, fxMissing, fxStale, deliveryStats, fleetStats}
 }
 
 var metricsLogOnce sync.Once
@@ -136,6 +137,9 @@ func (statsCollector) Collect(ch chan<- prometheus.Metric) {
 		total.Dead += st.Dead
 		total.DeadLettered += st.DeadLettered
 		total.OldestAgeSeconds = max(total.OldestAgeSeconds, st.OldestAgeSeconds)
+		if d.fleet != nil { // the platform's sinks deliver from the fleet
+			maps.Copy(st.Sinks, d.fleet.LocalStats().Sinks)
+		}
 		for name, s := range st.Sinks {
 			acc := sinks[name]
 			acc.Sent += s.Sent

@@ -36,8 +36,12 @@ type pipeline struct {
 	outboxPath string
 	outbox     *delivery.Outbox
 	emitter    *delivery.Emitter
-	rates      *fx.Fetcher
-	logger     *zap.Logger
+	// fleet is the node's fleet membership when the config has nats;
+	// fleetOpts are the options it started with.
+	fleet     *delivery.Fleet
+	fleetOpts delivery.FleetOptions
+	rates     *fx.Fetcher
+	logger    *zap.Logger
 
 	settings atomic.Pointer[pipelineSettings]
 	// opened are the settings the outbox and the rates fetcher were opened
@@ -150,6 +154,10 @@ func openPipeline(a *App) (*pipeline, error) {
 	}
 	d.http = httpSinkOf(sinks)
 	d.emitter = delivery.NewEmitter(ob, sinks, emitterOptions(a, logger))
+	if err := d.joinFleet(a, sinks); err != nil {
+		_ = ob.Close()
+		return nil, err
+	}
 	d.rates.Start()
 	d.emitter.Start()
 	liveMu.Lock()
@@ -187,7 +195,7 @@ func (d *pipeline) configure(a *App) error {
 	old := d.http
 	d.http = httpSinkOf(sinks)
 	d.mu.Unlock()
-	d.emitter.Reconfigure(sinks, emitterOptions(a, d.logger))
+	d.reconfigureDelivery(a, sinks)
 	if old != nil && old != d.http {
 		old.Close() // idle connections only: a send still running finishes
 	}
@@ -310,7 +318,7 @@ func (d *pipeline) Destruct() error {
 		delete(live, d.dir)
 	}
 	liveMu.Unlock()
-	err := d.emitter.Stop()
+	err := d.stopDelivery()
 	d.rates.Stop()
 	if next := newest.Load(); next != nil && next != d && livePipeline(next.dir) == next {
 		d.handOver(next)
@@ -360,7 +368,7 @@ func (d *pipeline) handOver(next *pipeline) {
 // delivery that replaced it or, when Caddy is stopping, writes it straight
 // into the outbox file for the next start to send.
 func (d *pipeline) enqueue(ev *sale.Event) (delivery.EnqueueResult, error) {
-	res, err := d.emitter.Enqueue(ev)
+	res, err := d.commitEvent(ev)
 	if !errors.Is(err, delivery.ErrClosed) {
 		return res, err
 	}

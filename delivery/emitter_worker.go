@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -170,67 +168,27 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 			pending = append(pending, s)
 		}
 	}
-	var permanent, retryable *failure
-	var retryAfter time.Duration
-	for i, s := range pending {
-		name := s.Name()
-		counters := e.counters.sink(name)
-		err := s.Send(ctx, ev)
-		if err == nil {
-			counters.sent.Add(1)
-			if log.enabled(zap.DebugLevel) {
-				log.Debug("sink accepted sale", zap.String("sink", name),
-					zap.String("email", ev.CustomerEmail), zap.String("name", ev.CustomerName))
-			}
-			if i == len(pending)-1 && permanent == nil && retryable == nil {
-				break // the last one: complete below, in one commit
-			}
-			if err := e.ob.accept(it.seq, name); err != nil {
-				// The sink may get the event again; its idempotency key
-				// (or the file's reader) has to cope. Nothing is lost.
-				log.Error("recording a sink's acceptance", zap.String("sink", name), zap.Error(err))
-				e.writeFailures.Add(1)
-			}
-			continue
+	out := e.counters.sendAll(ctx, &log, pending, ev, func(name string) {
+		if err := e.ob.accept(it.seq, name); err != nil {
+			// The sink may get the event again; its idempotency key
+			// (or the file's reader) has to cope. Nothing is lost.
+			log.Error("recording a sink's acceptance", zap.String("sink", name), zap.Error(err))
+			e.writeFailures.Add(1)
 		}
-		if ctx.Err() != nil {
-			// Shutdown cancelled the send: not the sink's failure. The
-			// event stays as it was and is sent on the next start.
-			log.Debug("send interrupted by shutdown", zap.String("sink", name))
-			return
-		}
-		f := failure{sink: name, err: err.Error()}
-		var se *SendError
-		if errors.As(err, &se) {
-			f.status, f.body, f.location = se.Status, se.Body, se.Location
-			retryAfter = max(retryAfter, se.RetryAfter)
-		}
-		if IsPermanent(err) {
-			counters.failed.Add(1)
-			if permanent == nil {
-				permanent = &f
-			}
-		} else {
-			counters.retried.Add(1)
-			retryable = &f
-		}
+	})
+	if out.interrupted {
+		return // the event is sent on the next start
 	}
+	permanent, retryable, retryAfter := out.permanent, out.retryable, out.retryAfter
 
 	now := cfg.opts.Now()
 	switch {
 	case permanent != nil:
-		reason := "permanent: " + permanent.err
-		switch {
-		case permanent.location != "":
-			reason = fmt.Sprintf("permanent: %d redirect to %s, never followed", permanent.status, permanent.location)
-		case permanent.status != 0:
-			reason = fmt.Sprintf("permanent: %d", permanent.status)
-		}
-		e.bury(&log, cfg, it, ev, reason, *permanent)
+		e.bury(&log, cfg, it, ev, permanentReason(permanent), *permanent)
 	case retryable != nil:
 		expiry := it.rec.Since.Add(cfg.opts.MaxEventAge)
 		if !now.Before(expiry) {
-			e.bury(&log, cfg, it, ev, "expired after "+cfg.opts.MaxEventAge.String(), *retryable)
+			e.bury(&log, cfg, it, ev, expiredReason(cfg.opts.MaxEventAge), *retryable)
 			return
 		}
 		next := nextAttempt(now, expiry, it.rec.Attempts, retryAfter, cfg.opts.BackoffBase, cfg.opts.BackoffCap)

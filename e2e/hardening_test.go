@@ -17,9 +17,9 @@ import (
 )
 
 // webhookConfig puts a webhook receiver (source request) in front of the
-// shop's /webhooks/ route.
-func webhookConfig(adminPort, httpPort int, shop, endpoint, storage string) string {
-	return globalOptions(adminPort, httpPort, storage, genericTo(endpoint, "")) + fmt.Sprintf(`
+// shop's /webhooks/ route; extra goes into the global sale_track block.
+func webhookConfig(adminPort, httpPort int, shop, endpoint, storage string, extra ...string) string {
+	return globalOptions(adminPort, httpPort, storage, genericTo(endpoint, strings.Join(extra, "\n\t\t"))) + fmt.Sprintf(`
 http://127.0.0.1:%d {
 	handle /webhooks/* {
 		sale_track {
