@@ -35,9 +35,18 @@ func (d *pipeline) joinFleet(a *App, sinks []delivery.Sink) error {
 	return nil
 }
 
+// forwarderOptions are the spool's: it retries quickly, and what it
+// forwards into the stream is not yet delivered (the fleet's consumer
+// reports deliveries). A spooled sale that expires before NATS is back is
+// a dead letter all the same, and is reported as one.
 func forwarderOptions(a *App, logger *zap.Logger) delivery.EmitterOptions {
 	opts := emitterOptions(a, logger.Named("forwarder"))
 	opts.BackoffBase, opts.BackoffCap = forwardBackoffBase, forwardBackoffCap
+	opts.Observe = func(o delivery.Outcome) {
+		if !o.Delivered {
+			observeDelivery(o)
+		}
+	}
 	return opts
 }
 

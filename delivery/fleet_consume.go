@@ -95,6 +95,7 @@ func (f *Fleet) deliver(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		f.delivered.Add(1)
+		cfg.opts.observe(Outcome{Event: ev, Delivered: true})
 	}
 }
 
@@ -147,4 +148,5 @@ func (f *Fleet) bury(log *eventLog, msg jetstream.Msg, ev *sale.Event, attempt i
 		return
 	}
 	f.deadLettered.Add(1)
+	cfg.opts.observe(Outcome{Event: ev, Reason: reason})
 }

@@ -25,9 +25,16 @@ func fleetOpts(url string) FleetOptions {
 // startFleetNode starts a node that delivers to sinks.
 func startFleetNode(t *testing.T, opts FleetOptions, sinks ...Sink) *fleetNode {
 	t.Helper()
+	return startFleetNodeWith(t, opts, emFast(), sinks...)
+}
+
+// startFleetNodeWith starts a node whose delivery from the stream runs
+// with eopts.
+func startFleetNodeWith(t *testing.T, opts FleetOptions, eopts EmitterOptions, sinks ...Sink) *fleetNode {
+	t.Helper()
 	n := &fleetNode{ob: obOpen(t, OutboxOptions{})}
 	n.forward = NewEmitter(n.ob, nil, emFast())
-	n.fleet = NewFleet(opts, sinks, emFast(), n.forward.Enqueue, n.forward.Flush)
+	n.fleet = NewFleet(opts, sinks, eopts, n.forward.Enqueue, n.forward.Flush)
 	n.forward.Reconfigure([]Sink{n.fleet.Forwarder()}, emFast())
 	if err := n.fleet.Start(); err != nil {
 		t.Fatalf("fleet Start: %v", err)
