@@ -77,6 +77,13 @@ func (l *LiveAdmin) handleRecent(w http.ResponseWriter, r *http.Request) error {
 // in between does not close it and a client that went is noticed.
 const streamKeepAlive = 25 * time.Second
 
+// streamWriteTimeout bounds each write of a stream. A client that stopped
+// reading but keeps its connection open would otherwise hold the stream's
+// goroutine and connection forever: the log lets a follower go when it
+// falls behind, but cannot end a write that is blocked, and the admin
+// server is shut down on a reload without closing its connections.
+const streamWriteTimeout = 10 * time.Second
+
 // stream sends the log's entries as Server-Sent Events, one event each,
 // flushed as it is written.
 func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) error {
@@ -93,37 +100,53 @@ func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) 
 	past, f := recent.follow(after, backlog)
 	defer recent.unfollow(f)
 
+	// send writes and flushes within streamWriteTimeout.
+	send := func(write func() error) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+			return err
+		}
+		if err := write(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	for _, e := range past {
-		if err := writeEvent(w, e); err != nil {
-			return nil
+	err := send(func() error {
+		for _, e := range past {
+			if err := writeEvent(w, e); err != nil {
+				return err
+			}
 		}
-	}
-	if rc.Flush() != nil {
+		return nil
+	})
+	if err != nil {
 		return nil
 	}
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
 	for {
-		var err error
 		select {
 		case e, ok := <-f.ch:
 			if !ok {
 				return nil // fell behind: it reconnects from its last id
 			}
-			err = writeEvent(w, e)
+			err = send(func() error { return writeEvent(w, e) })
 		case <-keepAlive.C:
-			_, err = fmt.Fprint(w, ": keep-alive\n\n")
+			err = send(func() error {
+				_, err := fmt.Fprint(w, ": keep-alive\n\n")
+				return err
+			})
 		case <-r.Context().Done():
 			return nil
 		case <-l.doneOrNever():
 			return nil
 		}
-		if err != nil || rc.Flush() != nil {
+		if err != nil {
 			return nil
 		}
 	}
