@@ -88,6 +88,26 @@ func startStatusCommand(t *testing.T, adminPort int) string {
 	return origin
 }
 
+// waitQueueEmpty waits until no sale is queued or being sent.
+func (p *caddyProc) waitQueueEmpty() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var stats []struct {
+			Queued   int64 `json:"queued"`
+			InFlight int64 `json:"in_flight"`
+		}
+		p.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
+		if len(stats) == 1 && stats[0].Queued == 0 && stats[0].InFlight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the queue never emptied: %+v", stats)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // The status page, in a real browser, shows the figures of a few captures
 // through the real binary, served by `caddy sale-track status`, and its
 // replay button delivers a dead letter through the admin API.
@@ -110,6 +130,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	plat.WaitInvoices(t, "inv_page_1", "inv_page_2")
 	proc.waitDeadLetters()
+	// The platform has the sales before the outbox lets them go: the page
+	// shows an empty queue only once it is.
+	proc.waitQueueEmpty()
 
 	// Opened straight from the admin endpoint, the page is refused: Caddy
 	// checks the origin of browser requests, and a typed address has none.
