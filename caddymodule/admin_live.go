@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,7 +24,7 @@ func init() {
 //
 // A stream ends when its client goes, or when the config that served it
 // is replaced or stopped; a client that reconnects with Last-Event-ID
-// misses nothing the log still holds.
+// misses nothing the log still holds, even after a restart.
 type LiveAdmin struct {
 	// done is closed when the config this admin endpoint belongs to stops.
 	done <-chan struct{}
@@ -93,11 +92,7 @@ func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) 
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("the admin server cannot hold a stream open: %w", err)}
 	}
-	var after uint64
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		after, _ = strconv.ParseUint(id, 10, 64)
-	}
-	past, f := recent.follow(after, backlog)
+	past, f := recent.follow(r.Header.Get("Last-Event-ID"), backlog)
 	defer recent.unfollow(f)
 
 	// send writes and flushes within streamWriteTimeout.
@@ -165,7 +160,7 @@ func writeEvent(w http.ResponseWriter, e outcomeEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", e.seq, data)
+	_, err = fmt.Fprintf(w, "id: %s\ndata: %s\n\n", eventID(e.seq), data)
 	return err
 }
 
