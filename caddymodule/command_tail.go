@@ -35,7 +35,8 @@ Follows GET /sale_track/recent?follow=1 on the admin endpoint of a running
 Caddy and prints one line per outcome: captured, duplicate, rejected,
 not_sale, skipped, failed, delivered or dead, with the route, the kind, the
 invoice id and the reason. It first prints the last --last outcomes, and
-follows again when Caddy reloads, missing nothing the log still holds.
+follows again when Caddy reloads or restarts, missing nothing the log still
+holds.
 
 ` + adminFlagsHelp,
 		Args: cobra.NoArgs,
