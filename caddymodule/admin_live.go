@@ -95,7 +95,10 @@ func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) 
 	past, f := recent.follow(r.Header.Get("Last-Event-ID"), backlog)
 	defer recent.unfollow(f)
 
-	// send writes and flushes within streamWriteTimeout.
+	// send writes and flushes within streamWriteTimeout. The deadline is
+	// lifted at the end, so a connection kept alive for another request
+	// does not carry it (the admin server sets none of its own).
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	send := func(write func() error) error {
 		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
 			return err
