@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,7 +24,7 @@ func init() {
 //
 // A stream ends when its client goes, or when the config that served it
 // is replaced or stopped; a client that reconnects with Last-Event-ID
-// misses nothing the log still holds.
+// misses nothing the log still holds, even after a restart.
 type LiveAdmin struct {
 	// done is closed when the config this admin endpoint belongs to stops.
 	done <-chan struct{}
@@ -77,6 +76,13 @@ func (l *LiveAdmin) handleRecent(w http.ResponseWriter, r *http.Request) error {
 // in between does not close it and a client that went is noticed.
 const streamKeepAlive = 25 * time.Second
 
+// streamWriteTimeout bounds each write of a stream. A client that stopped
+// reading but keeps its connection open would otherwise hold the stream's
+// goroutine and connection forever: the log lets a follower go when it
+// falls behind, but cannot end a write that is blocked, and the admin
+// server is shut down on a reload without closing its connections.
+const streamWriteTimeout = 10 * time.Second
+
 // stream sends the log's entries as Server-Sent Events, one event each,
 // flushed as it is written.
 func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) error {
@@ -86,44 +92,59 @@ func (l *LiveAdmin) stream(w http.ResponseWriter, r *http.Request, backlog int) 
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("the admin server cannot hold a stream open: %w", err)}
 	}
-	var after uint64
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		after, _ = strconv.ParseUint(id, 10, 64)
-	}
-	past, f := recent.follow(after, backlog)
+	past, f := recent.follow(r.Header.Get("Last-Event-ID"), backlog)
 	defer recent.unfollow(f)
+
+	// send writes and flushes within streamWriteTimeout. The deadline is
+	// lifted at the end, so a connection kept alive for another request
+	// does not carry it (the admin server sets none of its own).
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	send := func(write func() error) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+			return err
+		}
+		if err := write(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	for _, e := range past {
-		if err := writeEvent(w, e); err != nil {
-			return nil
+	err := send(func() error {
+		for _, e := range past {
+			if err := writeEvent(w, e); err != nil {
+				return err
+			}
 		}
-	}
-	if rc.Flush() != nil {
+		return nil
+	})
+	if err != nil {
 		return nil
 	}
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
 	for {
-		var err error
 		select {
 		case e, ok := <-f.ch:
 			if !ok {
 				return nil // fell behind: it reconnects from its last id
 			}
-			err = writeEvent(w, e)
+			err = send(func() error { return writeEvent(w, e) })
 		case <-keepAlive.C:
-			_, err = fmt.Fprint(w, ": keep-alive\n\n")
+			err = send(func() error {
+				_, err := fmt.Fprint(w, ": keep-alive\n\n")
+				return err
+			})
 		case <-r.Context().Done():
 			return nil
 		case <-l.doneOrNever():
 			return nil
 		}
-		if err != nil || rc.Flush() != nil {
+		if err != nil {
 			return nil
 		}
 	}
@@ -142,7 +163,7 @@ func writeEvent(w http.ResponseWriter, e outcomeEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", e.seq, data)
+	_, err = fmt.Fprintf(w, "id: %s\ndata: %s\n\n", eventID(e.seq), data)
 	return err
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,4 +76,53 @@ func TestRecentStreamEnds(t *testing.T) {
 	if _, err := bufio.NewReader(resp.Body).ReadString('x'); err == nil {
 		t.Error("the stream still open after its config stopped")
 	}
+}
+
+// stalledWriter is a stream's client that stopped reading but keeps its
+// connection open: a write blocks until a write deadline is set, and then
+// fails as the deadline passing would make it.
+type stalledWriter struct {
+	header   http.Header
+	deadline chan struct{} // closed when a write deadline is set
+	once     sync.Once
+}
+
+func (w *stalledWriter) Header() http.Header             { return w.header }
+func (w *stalledWriter) WriteHeader(int)                 {}
+func (w *stalledWriter) FlushError() error               { return nil }
+func (w *stalledWriter) SetReadDeadline(time.Time) error { return nil }
+
+func (w *stalledWriter) SetWriteDeadline(t time.Time) error {
+	if !t.IsZero() {
+		w.once.Do(func() { close(w.deadline) })
+	}
+	return nil
+}
+
+func (w *stalledWriter) Write([]byte) (int, error) {
+	<-w.deadline
+	return 0, os.ErrDeadlineExceeded
+}
+
+// A stream whose client stopped reading ends by its write deadline, and
+// stops following the log, rather than holding its goroutine forever.
+func TestRecentStreamToAStalledClientEnds(t *testing.T) {
+	waitFollowers(t, 0)
+	w := &stalledWriter{header: http.Header{}, deadline: make(chan struct{})}
+	// Released at the end, so that a failing run leaves nothing behind.
+	defer w.once.Do(func() { close(w.deadline) })
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		req := httptest.NewRequest(http.MethodGet, "/sale_track/recent?follow=1", nil)
+		_ = (&LiveAdmin{}).handleRecent(w, req)
+	}()
+	waitFollowers(t, 1)
+	record(outcomeEntry{Route: "stalled-test", Kind: "sale", Outcome: outcomeNotSale, code: "condition"}, nil)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream to a client that reads nothing never ended")
+	}
+	waitFollowers(t, 0)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -34,7 +35,8 @@ Follows GET /sale_track/recent?follow=1 on the admin endpoint of a running
 Caddy and prints one line per outcome: captured, duplicate, rejected,
 not_sale, skipped, failed, delivered or dead, with the route, the kind, the
 invoice id and the reason. It first prints the last --last outcomes, and
-follows again when Caddy reloads, missing nothing the log still holds.
+follows again when Caddy reloads or restarts, missing nothing the log still
+holds.
 
 ` + adminFlagsHelp,
 		Args: cobra.NoArgs,
@@ -144,18 +146,31 @@ func (t *tailer) print(data string) error {
 }
 
 // formatOutcome is an outcome as one line: time, outcome, kind, route,
-// invoice id and event id when known, and the reason.
+// invoice id and event id when known, and the reason. Every text is
+// printed by printable: an invoice id is the shop's data, and must not
+// drive the terminal.
 func formatOutcome(e outcomeEntry) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %-9s  %-4s  %s", e.Time.UTC().Format(time.RFC3339), e.Outcome, e.Kind, e.Route)
+	fmt.Fprintf(&b, "%s  %-9s  %-4s  %s", e.Time.UTC().Format(time.RFC3339), printable(e.Outcome), printable(e.Kind), printable(e.Route))
 	if e.InvoiceID != "" {
-		fmt.Fprintf(&b, "  invoice=%s", e.InvoiceID)
+		fmt.Fprintf(&b, "  invoice=%s", printable(e.InvoiceID))
 	}
 	if e.EventID != "" {
-		fmt.Fprintf(&b, "  event=%s", e.EventID)
+		fmt.Fprintf(&b, "  event=%s", printable(e.EventID))
 	}
 	if e.Reason != "" {
-		fmt.Fprintf(&b, "  %s", e.Reason)
+		fmt.Fprintf(&b, "  %s", printable(e.Reason))
 	}
 	return b.String()
+}
+
+// printable is s with its control and other unprintable characters
+// escaped as in Go source (\x1b, \n), so it stays on one line and sends no
+// escape sequence to the terminal.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

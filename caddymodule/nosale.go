@@ -32,8 +32,18 @@ type noSaleRun struct {
 func newNoSaleWatch() *noSaleWatch { return &noSaleWatch{routes: map[string]*noSaleRun{}} }
 
 // see takes an entry of the live log; logger gives the WARN's logger, only
-// when there is one to write.
+// when there is one to write. The WARN is written after the lock is let
+// go: see is on the capture path, and a log write is I/O.
 func (w *noSaleWatch) see(e outcomeEntry, logger func() *zap.Logger) {
+	if warn := w.count(e); warn != nil {
+		logger().Warn("responses matched this route's status and content type but none was a sale; check its fields and when conditions (caddy sale-track try shows why)",
+			zap.String("route", e.Route), zap.Int("responses", warn.count), zap.Any("reasons", warn.reasons))
+	}
+}
+
+// count adds e to its route's run and returns the run to warn about, when
+// it is time to; the route starts a new run then.
+func (w *noSaleWatch) count(e outcomeEntry) *noSaleRun {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	run := w.routes[e.Route]
@@ -46,19 +56,19 @@ func (w *noSaleWatch) see(e outcomeEntry, logger func() *zap.Logger) {
 		// A sale: the route's config works.
 		run.count = 0
 		clear(run.reasons)
-		return
+		return nil
 	case outcomeNotSale, outcomeRejected, outcomeSkipped:
 	default:
-		return
+		return nil
 	}
 	run.count++
 	run.reasons[e.Outcome+" "+e.code]++
 	if run.count < noSaleWarnAfter || (!run.lastWarn.IsZero() && e.Time.Sub(run.lastWarn) < noSaleWarnEvery) {
-		return
+		return nil
 	}
-	logger().Warn("responses matched this route's status and content type but none was a sale; check its fields and when conditions (caddy sale-track try shows why)",
-		zap.String("route", e.Route), zap.Int("responses", run.count), zap.Any("reasons", run.reasons))
+	warn := &noSaleRun{count: run.count, reasons: run.reasons}
 	run.lastWarn = e.Time
 	run.count = 0
 	run.reasons = map[string]int{}
+	return warn
 }

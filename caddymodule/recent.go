@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -96,15 +98,30 @@ func (l *recentLog) newest(limit int) []outcomeEntry {
 	return out
 }
 
+// eventID is an entry's id on a stream: the process's boot, then its
+// seq. A follower that reconnects to a Caddy that restarted meanwhile
+// holds the id of another boot, whose numbers mean nothing here.
+func eventID(seq uint64) string { return processBoot + "-" + strconv.FormatUint(seq, 10) }
+
+// processBoot tells this process's stream ids from those of another.
+var processBoot = strconv.FormatInt(time.Now().UnixNano(), 36)
+
 // follow starts following. past holds, oldest first, the entries after
-// seq after when it is non-zero (a follower that reconnects), else the last
-// backlog ones; nothing is missed or repeated between past and the
-// channel.
-func (l *recentLog) follow(after uint64, backlog int) (past []outcomeEntry, f *follower) {
+// lastID when it is the id of an entry of this process (a follower that
+// reconnects), every entry kept when it is another's (all came after the
+// follower's last one, since Caddy restarted), else the last backlog
+// ones; nothing is missed or repeated between past and the channel.
+func (l *recentLog) follow(lastID string, backlog int) (past []outcomeEntry, f *follower) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	first := max(l.n-backlog, 0)
-	if after > 0 {
+	boot, seq, _ := strings.Cut(lastID, "-")
+	after, err := strconv.ParseUint(seq, 10, 64)
+	switch {
+	case lastID == "":
+	case boot != processBoot || err != nil:
+		first = 0
+	case after > 0:
 		first = l.n
 		for first > 0 && l.at(first-1).seq > after {
 			first--

@@ -46,7 +46,7 @@ func TestRecentLogKeepsTheNewest(t *testing.T) {
 func TestRecentLogFollow(t *testing.T) {
 	l := newRecentLog(10)
 	addInvoices(l, 1, 4)
-	past, f := l.follow(0, 2)
+	past, f := l.follow("", 2)
 	if got := invoicesOf(past); !slices.Equal(got, []string{"3", "4"}) {
 		t.Errorf("backlog = %v, want 3 4", got)
 	}
@@ -58,17 +58,32 @@ func TestRecentLogFollow(t *testing.T) {
 	if _, open := <-f.ch; open {
 		t.Error("the channel stays open after unfollow")
 	}
-	past, f = l.follow(past[0].seq, 0) // seen up to 3
+	past, f = l.follow(eventID(past[0].seq), 0) // seen up to 3
 	defer l.unfollow(f)
 	if got := invoicesOf(past); !slices.Equal(got, []string{"4", "5"}) {
 		t.Errorf("after reconnecting = %v, want 4 5", got)
 	}
 }
 
+// A follower that reconnects with the id of another process (Caddy
+// restarted meanwhile) gets every entry kept: all came after its last
+// one, whatever their numbers.
+func TestRecentLogFollowAfterARestart(t *testing.T) {
+	l := newRecentLog(10)
+	addInvoices(l, 1, 3)
+	for _, id := range []string{"0-999999", "0-1", "999999"} {
+		past, f := l.follow(id, 0)
+		l.unfollow(f)
+		if got := invoicesOf(past); !slices.Equal(got, []string{"1", "2", "3"}) {
+			t.Errorf("reconnecting with %q from another process: %v, want 1 2 3", id, got)
+		}
+	}
+}
+
 // A follower that stops reading is let go, not waited for.
 func TestRecentLogDropsASlowFollower(t *testing.T) {
 	l := newRecentLog(10)
-	_, f := l.follow(0, 0)
+	_, f := l.follow("", 0)
 	addInvoices(l, 1, followerBuffer+1)
 	n := 0
 	for range f.ch {

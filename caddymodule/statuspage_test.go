@@ -63,3 +63,30 @@ func TestStatusPageOnlyAtItsPath(t *testing.T) {
 		t.Errorf("Content-Security-Policy %q lets other sites frame the page", csp)
 	}
 }
+
+// Route names, invoice ids and reasons come from the shop's data and its
+// config: the page shows them as text, in an element or an attribute,
+// never as markup or script.
+func TestStatusPageEscapesShopData(t *testing.T) {
+	const evil = `x"><img src=x onerror=alert(1)><script>alert(2)</script>`
+	page := statusPage{
+		Routes:   []routeRow{{routeFigures: routeFigures{Route: evil, Kind: evil}}},
+		Outcomes: []outcomeFigure{{Route: evil, Outcome: evil, Reason: evil, Count: 1}},
+		Recent:   []outcomeEntry{{Route: evil, Kind: evil, Outcome: evil, Reason: evil, InvoiceID: evil}},
+		Pipelines: []pipelineRow{{StorageDir: evil, Error: evil, Cluster: []field{{evil, evil}},
+			DeadTotal: 1, DeadLetters: []deadRow{{Route: evil, Kind: evil, InvoiceID: evil, Reason: evil, At: evil}}}},
+	}
+	var buf bytes.Buffer
+	if err := statusPageTemplate.Execute(&buf, page); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, raw := range []string{"<img", "<script>alert", `x">`} {
+		if strings.Contains(html, raw) {
+			t.Errorf("the page carries %q from the shop's data as markup", raw)
+		}
+	}
+	if !strings.Contains(html, "x&#34;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;") {
+		t.Error("the shop's data is not shown as text")
+	}
+}

@@ -125,15 +125,22 @@ func (t *tally) snapshot(now time.Time) ([]routeFigures, []outcomeFigure) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rollLocked(now)
+	// Every route with a minute counted is looked at, not only today's:
+	// just after midnight, the last hour still holds yesterday's captures.
 	var routes []routeFigures
-	for k, today := range t.today {
-		f := routeFigures{Route: k.Route, Kind: k.Kind, Today: *today}
-		for _, b := range t.minutes[k] {
+	for k, buckets := range t.minutes {
+		f := routeFigures{Route: k.Route, Kind: k.Kind}
+		if today := t.today[k]; today != nil {
+			f.Today = *today
+		}
+		for _, b := range buckets {
 			if b.minute > now.Unix()/60-60 {
 				f.LastHour.merge(b.captureCount)
 			}
 		}
-		routes = append(routes, f)
+		if f.Today.N > 0 || f.LastHour.N > 0 {
+			routes = append(routes, f)
+		}
 	}
 	sort.Slice(routes, func(i, j int) bool {
 		a, b := routes[i], routes[j]

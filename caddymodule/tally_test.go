@@ -64,3 +64,15 @@ func TestTallyHourAndDay(t *testing.T) {
 		t.Errorf("a new day starts with %+v and %+v, want nothing", routes, outcomes)
 	}
 }
+
+// Just after midnight UTC, the last hour still counts the captures made
+// before it, though today has none yet.
+func TestTallyLastHourAcrossMidnight(t *testing.T) {
+	tl := newTally()
+	before := time.Date(2026, 12, 2, 23, 50, 0, 0, time.UTC)
+	tl.add(outcomeEntry{Time: before, Route: "shop", Kind: "sale", Outcome: outcomeCaptured}, usdAmount(t, "5.00"))
+	routes, _ := tl.snapshot(before.Add(20 * time.Minute))
+	if len(routes) != 1 || routes[0].Today.N != 0 || routes[0].LastHour.N != 1 || routes[0].LastHour.USD.Number() != "5.00" {
+		t.Errorf("at 00:10 UTC: %+v, want shop with none today and 1 (5.00 USD) in the last hour", routes)
+	}
+}

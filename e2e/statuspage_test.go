@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,50 @@ func startStatusCommand(t *testing.T, adminPort int) string {
 	return origin
 }
 
+// waitQueueEmpty waits until no sale is queued or being sent.
+func (p *caddyProc) waitQueueEmpty() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var stats []struct {
+			Queued   int64 `json:"queued"`
+			InFlight int64 `json:"in_flight"`
+		}
+		p.adminJSON(http.MethodGet, "/sale_track/stats", &stats)
+		if len(stats) == 1 && stats[0].Queued == 0 && stats[0].InFlight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the queue never emptied: %+v", stats)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitOutcomes waits until the live log holds each "outcome invoice_id".
+func (p *caddyProc) waitOutcomes(want ...string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var log struct {
+			Recent []outcome `json:"recent"`
+		}
+		p.adminJSON(http.MethodGet, "/sale_track/recent", &log)
+		seen := map[string]bool{}
+		for _, e := range log.Recent {
+			seen[e.Outcome+" "+e.InvoiceID] = true
+		}
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return seen[w] })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the live log never showed %v", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // The status page, in a real browser, shows the figures of a few captures
 // through the real binary, served by `caddy sale-track status`, and its
 // replay button delivers a dead letter through the admin API.
@@ -110,6 +155,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	plat.WaitInvoices(t, "inv_page_1", "inv_page_2")
 	proc.waitDeadLetters()
+	// The platform has the sales before the outbox lets them go, and the
+	// live log hears of a delivery or a dead letter once the outbox has
+	// it: the page is read once both are done.
+	proc.waitQueueEmpty()
+	proc.waitOutcomes("delivered inv_page_1", "delivered inv_page_2", "dead inv_page_dead")
 
 	// Opened straight from the admin endpoint, the page is refused: Caddy
 	// checks the origin of browser requests, and a typed address has none.
