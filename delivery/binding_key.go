@@ -26,12 +26,15 @@ const bindingKeySize = 32
 type bindingKey []byte
 
 // loadBindingKey reads the key file in dir, creating it (0600) with a new
-// random key when there is none. A file of the wrong size is an error: a
-// new key would silently forget every email already bound.
+// random key when there is none. The caller holds the outbox's file lock.
+// An empty file is a key that was never written (the disk filled, or the
+// machine stopped, before it was), so nothing was hashed with it and it is
+// replaced. A file of another size is an error: a new key would silently
+// forget every email already bound.
 func loadBindingKey(dir string) (bindingKey, error) {
 	path := filepath.Join(dir, BindingKeyFile)
 	key, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(key) == 0) {
 		return createBindingKey(path)
 	}
 	if err != nil {
@@ -44,30 +47,48 @@ func loadBindingKey(dir string) (bindingKey, error) {
 	return key, nil
 }
 
-// createBindingKey writes a new key with O_EXCL, so two processes starting
-// at once agree on the first one written.
+// createBindingKey writes a new key beside path and renames it into place,
+// then syncs the directory: the file appears whole or not at all, and it
+// is on disk before any binding hashed with it is.
 func createBindingKey(path string) (bindingKey, error) {
 	key := make([]byte, bindingKeySize)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return loadBindingKey(filepath.Dir(path))
-	}
+	fail := func(err error) (bindingKey, error) { return nil, fmt.Errorf("binding key %s: %w", path, err) }
+	tmp, err := os.CreateTemp(filepath.Dir(path), BindingKeyFile+".new-*")
 	if err != nil {
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
+		return fail(err)
 	}
-	_, err = f.Write(key)
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	_, err = tmp.Write(key)
 	if err == nil {
-		err = f.Sync()
+		err = tmp.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	if err != nil {
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
+		return fail(err)
 	}
 	return key, nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // emailKey is the bucket key of an email: lower-cased and trimmed, as

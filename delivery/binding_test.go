@@ -267,6 +267,30 @@ func TestBindingKeyFile(t *testing.T) {
 	}
 }
 
+// A key file left empty (the machine stopped before the key was written)
+// never hashed anything: the next start writes a new key in its place,
+// whole, and leaves no temporary file behind.
+func TestBindingKeyFileLeftEmptyIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, BindingKeyFile)
+	if err := os.WriteFile(keyPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := OpenOutbox(filepath.Join(dir, "outbox.db"), OutboxOptions{})
+	if err != nil {
+		t.Fatalf("an empty key file stopped the start: %v", err)
+	}
+	ob.Close()
+	info, err := os.Stat(keyPath)
+	if err != nil || info.Mode().Perm() != 0o600 || info.Size() != bindingKeySize {
+		t.Fatalf("key file: %v, %v", info, err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, BindingKeyFile+"*"))
+	if err != nil || len(names) != 1 {
+		t.Fatalf("files beside the outbox: %v, %v", names, err)
+	}
+}
+
 // bindingEntries returns every key and value of the binding's buckets,
 // each joined into one byte string.
 func bindingEntries(t *testing.T, ob *Outbox) [][]byte {

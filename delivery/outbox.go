@@ -150,11 +150,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: creating its directory: %w", path, err)
 	}
-	key, err := loadBindingKey(filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("outbox %s: %w", path, err)
-	}
-	o := &Outbox{path: path, opts: opts, log: opts.Logger, key: key}
+	o := &Outbox{path: path, opts: opts, log: opts.Logger}
 	o.binding.Store(&opts.Binding)
 	db, err := o.openChecked()
 	if err != nil && isCorrupt(err) {
@@ -164,6 +160,12 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("outbox %s: still locked by another process after %s: %w", path, opts.OpenTimeout, err)
 		}
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	// The key is read under the outbox's file lock, so two processes
+	// sharing a storage_dir never make two keys.
+	if o.key, err = loadBindingKey(filepath.Dir(path)); err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
 	o.db = db
