@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"errors"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -46,16 +48,25 @@ func (h *Handler) bindingFiller() sale.Filler {
 
 // bindRefsLater records a checkout's references after its response, off
 // the browser's path. A record that cannot be written costs the webhook
-// its click, never the response.
-func (a *App) bindRefsLater(got sale.RefCapture) {
+// its click, never the response; failed, when not nil, is then called, so
+// that a caller skipping pairs it recorded tries this one again.
+func (a *App) bindRefsLater(got sale.RefCapture, failed func()) {
 	a.later(func() {
-		d := a.currentPipeline()
-		if d == nil {
+		err := errNoPipeline
+		if d := a.currentPipeline(); d != nil {
+			err = d.outbox.BindRefs(got.Refs, got.Click, got.Customer)
+		}
+		if err == nil {
 			return
 		}
-		if err := d.outbox.BindRefs(got.Refs, got.Click, got.Customer); err != nil {
-			a.logger.Warn("a checkout reference could not be recorded; its webhook sale may lack the click",
-				zap.Strings("references", got.Refs), zap.Error(err))
+		a.logger.Warn("a checkout reference could not be recorded; its webhook sale may lack the click",
+			zap.Strings("references", got.Refs), zap.Error(err))
+		if failed != nil {
+			failed()
 		}
 	})
 }
+
+// errNoPipeline is why a reference is not recorded when the app never
+// opened its outbox.
+var errNoPipeline = errors.New("the sale_track app did not start its outbox")

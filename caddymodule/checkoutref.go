@@ -149,7 +149,7 @@ func (c *CheckoutRef) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			zap.String("path", r.URL.Path))
 		return nil
 	}
-	c.app.bindRefsLater(got)
+	c.app.bindRefsLater(got, nil)
 	return nil
 }
 
