@@ -255,12 +255,28 @@ func (l eventLessons) changes(tx *bolt.Tx, now time.Time, opts BindingOptions) [
 		}
 	}
 	if l.emailKey != nil {
-		// The shop's id for an email is the latest one it answered with.
-		if customer, live := liveEntry(tx.Bucket(bucketBindEmail), l.emailKey, now, opts.TTL); !live || string(customer) != l.customer {
+		// The shop's id for an email is the latest one it answered with,
+		// and it is kept as long as the customer keeps being seen: a
+		// customer who signs in every month still has it after the TTL.
+		b := tx.Bucket(bucketBindEmail)
+		if customer, live := liveEntry(b, l.emailKey, now, opts.TTL); !live || string(customer) != l.customer ||
+			dueForRenewal(b.Get(l.emailKey), now, opts.TTL) {
 			puts = append(puts, bindingPut{bucketBindEmail, l.emailKey, entry(now, l.customer)})
 		}
 	}
 	return puts
+}
+
+// maxRenewAge is how old an email's entry may grow while its customer is
+// seen again before it is written anew: at most one write a day for a
+// customer seen every day.
+const maxRenewAge = 24 * time.Hour
+
+// dueForRenewal says whether a live entry seen again is old enough to be
+// written anew, restarting its TTL: past a day, or past half the TTL when
+// that is shorter.
+func dueForRenewal(v []byte, now time.Time, ttl time.Duration) bool {
+	return len(v) >= 8 && !keyTime(v).Add(min(ttl/2, maxRenewAge)).After(now)
 }
 
 // entry is a binding value: when it was learned, then what.

@@ -139,6 +139,26 @@ func TestBindingExpiresAfterTTLAndIsSwept(t *testing.T) {
 	}
 }
 
+// A customer seen again with the same email keeps it bound past the TTL
+// counted from the first sighting: the entry lives a TTL after the last.
+func TestBindingRenewsAnEmailSeenAgain(t *testing.T) {
+	clock := newObClock()
+	ob := obOpen(t, OutboxOptions{Now: clock.Now, Binding: BindingOptions{TTL: 90 * 24 * time.Hour}})
+	signUp := bindLead("user_7", "clk_1", "alex@example.com")
+	mustEnqueue(t, ob, signUp)
+
+	clock.Advance(60 * 24 * time.Hour)
+	logIn := bindLead("user_7", "", "alex@example.com")
+	logIn.DedupOverride = "lead:login-day-60"
+	mustEnqueue(t, ob, logIn)
+
+	clock.Advance(40 * 24 * time.Hour) // 100 days after the sign-up, 40 after the log-in
+	ev := webhookSale(t, "cs_1", "alex@example.com")
+	if mustFill(t, ob, ev); ev.CustomerExternalID != "user_7" {
+		t.Fatalf("customer %q: the email seen 40 days ago was forgotten", ev.CustomerExternalID)
+	}
+}
+
 // A webhook carrying a checkout reference gets the click and customer
 // checkout_ref saw with it, before its email or customer is tried.
 func TestBindingFillsByCheckoutReference(t *testing.T) {
