@@ -343,5 +343,29 @@ func TestWebhookSaleFindsItsClickByCheckoutReference(t *testing.T) {
 		if origin["customerExternalId"] != "binding" || origin["clickId"] != "binding" {
 			t.Errorf("%s: file line's origin %v", tc.route, origin)
 		}
+		if origin := s.recentOrigin("pi_" + tc.session); origin["customerExternalId"] != "binding" || origin["clickId"] != "binding" {
+			t.Errorf("%s: GET /sale_track/recent shows the capture's origin as %v", tc.route, origin)
+		}
 	}
+}
+
+// recentOrigin is the origin GET /sale_track/recent shows for the capture
+// of invoice.
+func (s *bindingSite) recentOrigin(invoice string) map[string]any {
+	s.t.Helper()
+	var log struct {
+		Recent []struct {
+			Outcome   string         `json:"outcome"`
+			InvoiceID string         `json:"invoice_id"`
+			Origin    map[string]any `json:"origin"`
+		} `json:"recent"`
+	}
+	s.proc.adminJSON(http.MethodGet, "/sale_track/recent", &log)
+	for _, e := range log.Recent {
+		if e.Outcome == "captured" && e.InvoiceID == invoice {
+			return e.Origin
+		}
+	}
+	s.t.Fatalf("GET /sale_track/recent lists no capture of %s", invoice)
+	return nil
 }
