@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -180,7 +181,9 @@ func splitRefEntry(v []byte) (click, customer string, ok bool) {
 func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 	var puts []bindingPut
 	err := o.view("read the binding", func(tx *bolt.Tx) error {
-		puts = changes(tx)
+		if puts = changes(tx); len(puts) > 0 && !o.roomForBindings(tx) {
+			return errNoRoomForBindings
+		}
 		return nil
 	})
 	if err != nil || len(puts) == 0 {
@@ -201,6 +204,24 @@ func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 		o.bindingsLearned.Add(uint64(wrote))
 	}
 	return err
+}
+
+// bindingShareOfMax is the part of max_storage, in tenths, past which the
+// binding learns nothing more. A browser can make up references by the
+// thousand (any cart cookie, on every request); what they fill must never
+// be the room a sale needs.
+const bindingShareOfMax = 9
+
+var errNoRoomForBindings = fmt.Errorf("%w: the binding stops at %d0%% of max_storage, keeping the rest for sales",
+	ErrStorageFull, bindingShareOfMax)
+
+// roomForBindings says whether the pages in use, free pages aside, are
+// below the binding's share of MaxSize.
+func (o *Outbox) roomForBindings(tx *bolt.Tx) bool {
+	db := tx.DB()
+	st := db.Stats()
+	inUse := tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
+	return inUse < o.opts.MaxSize/10*bindingShareOfMax
 }
 
 // putBindings writes the entries and says how many.

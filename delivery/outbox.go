@@ -201,8 +201,9 @@ func (o *Outbox) Close() error {
 //
 // The binding learns from the event in the same transaction
 // (binding.go), a duplicate included, since a repeat still shows its
-// customer's click. When the file is too full for both, the event is
-// committed without: the binding never costs a sale.
+// customer's click. Past nine tenths of MaxSize, or when the file is too
+// full for both, the event is committed without: the binding never costs
+// a sale.
 //
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
@@ -261,7 +262,7 @@ func (o *Outbox) enqueue(ev *sale.Event, learning bool) (EnqueueResult, error) {
 				return err
 			}
 		}
-		if learning {
+		if learning && o.roomForBindings(tx) {
 			var err error
 			if learned, err = putBindings(tx, lessons.changes(tx, now, binding)); err != nil {
 				return err
