@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 )
 
 // BindingKeyFile is the name of the binding's hashing key, kept beside the
@@ -26,25 +29,27 @@ const bindingKeySize = 32
 type bindingKey []byte
 
 // loadBindingKey reads the key file in dir, creating it (0600) with a new
-// random key when there is none. The caller holds the outbox's file lock.
+// random key when there is none, and says whether it did. The caller holds
+// the outbox's file lock.
 // An empty file is a key that was never written (the disk filled, or the
 // machine stopped, before it was), so nothing was hashed with it and it is
 // replaced. A file of another size is an error: a new key would silently
 // forget every email already bound.
-func loadBindingKey(dir string) (bindingKey, error) {
+func loadBindingKey(dir string) (key bindingKey, created bool, err error) {
 	path := filepath.Join(dir, BindingKeyFile)
-	key, err := os.ReadFile(path)
+	key, err = os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) || (err == nil && len(key) == 0) {
-		return createBindingKey(path)
+		key, err = createBindingKey(path)
+		return key, err == nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
+		return nil, false, fmt.Errorf("binding key %s: %w", path, err)
 	}
 	if len(key) != bindingKeySize {
-		return nil, fmt.Errorf("binding key %s: %d bytes, want %d; move it aside to start a new one (emails bound so far are then forgotten)",
+		return nil, false, fmt.Errorf("binding key %s: %d bytes, want %d; move it aside to start a new one (emails bound so far are then forgotten)",
 			path, len(key), bindingKeySize)
 	}
-	return key, nil
+	return key, false, nil
 }
 
 // createBindingKey writes a new key beside path and renames it into place,
@@ -76,6 +81,26 @@ func createBindingKey(path string) (bindingKey, error) {
 		return fail(err)
 	}
 	return key, nil
+}
+
+// warnIfKeyWasLost warns when a new key meets a file that already holds
+// bindings: the outbox was copied without its key, or the key deleted.
+// What was learned under the old key can no longer be found, and only
+// ages out.
+func (o *Outbox) warnIfKeyWasLost() {
+	var held bool
+	_ = o.view("count the binding", func(tx *bolt.Tx) error {
+		for _, name := range bindingBuckets {
+			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
+				held = true
+			}
+		}
+		return nil
+	})
+	if held {
+		o.log.Warn("the outbox holds bindings but its key was missing: a new key was made, and what the binding learned before is no longer found; keep "+
+			BindingKeyFile+" with the outbox when moving it", zap.String("key", filepath.Join(filepath.Dir(o.path), BindingKeyFile)))
+	}
 }
 
 // syncDir makes a rename in dir durable.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/saletrack/caddy-saletrack/sale"
 )
@@ -308,6 +310,34 @@ func TestBindingKeyFileLeftEmptyIsReplaced(t *testing.T) {
 	names, err := filepath.Glob(filepath.Join(dir, BindingKeyFile+"*"))
 	if err != nil || len(names) != 1 {
 		t.Fatalf("files beside the outbox: %v, %v", names, err)
+	}
+}
+
+// An outbox copied without its key (or whose key was deleted) starts with
+// a new key, and says that what the binding learned is no longer found; a
+// new installation, with nothing learned, says nothing.
+func TestBindingKeyLostIsWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	core, logs := observer.New(zap.WarnLevel)
+	ob, err := OpenOutbox(path, OutboxOptions{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, ob, bindLead("user_7", "clk_1", "alex@example.com"))
+	ob.Close()
+	if n := logs.Len(); n != 0 {
+		t.Fatalf("%d warnings on a first start", n)
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(path), BindingKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	ob, err = OpenOutbox(path, OutboxOptions{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+	if got := logs.FilterMessageSnippet("its key was missing").Len(); got != 1 {
+		t.Fatalf("%d warnings of a lost key, want 1", got)
 	}
 }
 

@@ -164,11 +164,15 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	}
 	// The key is read under the outbox's file lock, so two processes
 	// sharing a storage_dir never make two keys.
-	if o.key, err = loadBindingKey(filepath.Dir(path)); err != nil {
+	key, created, err := loadBindingKey(filepath.Dir(path))
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	o.db = db
+	o.key, o.db = key, db
+	if created {
+		o.warnIfKeyWasLost()
+	}
 	o.commits = newGroupCommitter(db)
 	return o, nil
 }
