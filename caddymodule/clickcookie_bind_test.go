@@ -71,3 +71,35 @@ func TestBindForgetsAPairItCouldNotRecord(t *testing.T) {
 		t.Fatal("a pair whose record failed is still taken as recorded")
 	}
 }
+
+// The reference is recorded once the upstream has answered, never while
+// the browser waits for it.
+func TestBindRecordsAfterTheResponse(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop() })
+	c := &ClickCookie{Cookie: "cms_rf", Bind: []string{"{http.request.cookie._medusa_cart_id}"}, app: a, recent: new(recentPairs)}
+	r := httptest.NewRequest(http.MethodGet, "/cart", nil)
+	r.Header.Set("Cookie", "cms_rf=cl_1; _medusa_cart_id=cart_1")
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
+	writing := -1
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		writing = a.run.pending.wait(0)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	if err := c.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+		t.Fatal(err)
+	}
+	if writing != 0 {
+		t.Fatalf("%d writes running while the upstream answered", writing)
+	}
+	if n := a.run.pending.wait(10 * time.Second); n > 0 {
+		t.Fatalf("%d records still running", n)
+	}
+	if st := a.currentPipeline().emitter.Stats(); st.BindingsLearned != 1 {
+		t.Fatalf("%d bindings learned, want the cart's click", st.BindingsLearned)
+	}
+}
