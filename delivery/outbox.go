@@ -169,11 +169,10 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	o.key, o.db = key, db
+	o.key, o.db, o.commits = key, db, newGroupCommitter(db)
 	if created {
-		o.warnIfKeyWasLost()
+		o.warnIfKeyWasLost() // a whole outbox: its read may find damage and replace the file
 	}
-	o.commits = newGroupCommitter(db)
 	return o, nil
 }
 
