@@ -104,7 +104,11 @@ func (o *Outbox) Fill(ev *sale.Event) (Filled, error) {
 			if ev.CustomerExternalID == "" && customer != "" {
 				setCustomer(customer, ByReference)
 			}
-			break
+			// One reference may know the customer (the checkout request
+			// showed it) and another the click (the browser's own).
+			if ev.ClickID != "" && ev.CustomerExternalID != "" {
+				break
+			}
 		}
 		if ev.CustomerExternalID == "" && ev.CustomerEmail != "" {
 			if customer, ok := liveEntry(tx.Bucket(bucketBindEmail), o.key.emailKey(ev.CustomerEmail), now, opts.TTL); ok {

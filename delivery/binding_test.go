@@ -161,6 +161,23 @@ func TestBindingRenewsAnEmailSeenAgain(t *testing.T) {
 	}
 }
 
+// A sale carrying two references, one known with its customer only and
+// the other with its click only, gets both.
+func TestBindingFillsFromEachReference(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{})
+	if err := ob.BindRefs([]string{"cs_test_1"}, "", "user_9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.BindRefs([]string{"pi_1"}, "clk_browser", ""); err != nil {
+		t.Fatal(err)
+	}
+	ev := webhookSale(t, "cs_test_1", "")
+	ev.Refs = []string{"cs_test_1", "pi_1"}
+	if mustFill(t, ob, ev); ev.CustomerExternalID != "user_9" || ev.ClickID != "clk_browser" {
+		t.Fatalf("customer %q click %q, want user_9 and clk_browser", ev.CustomerExternalID, ev.ClickID)
+	}
+}
+
 // A webhook carrying a checkout reference gets the click and customer
 // checkout_ref saw with it, before its email or customer is tried.
 func TestBindingFillsByCheckoutReference(t *testing.T) {
