@@ -13,7 +13,8 @@ import (
 // before (delivery's binding): from the checkout reference the sale
 // carries, a missing customer id from its email, a missing click id from
 // its customer. A binding that cannot be read fills nothing; the sale is
-// judged on its own fields.
+// judged on its own fields. Its fills are counted once it is captured
+// (countFilled).
 func (h *Handler) bindingFiller() sale.Filler {
 	return func(ev *sale.Event) {
 		d := h.app.currentPipeline()
@@ -29,12 +30,6 @@ func (h *Handler) bindingFiller() sale.Filler {
 		if !filled.Any() {
 			return
 		}
-		if filled.Customer != "" {
-			metricFilled(h.Route, sale.FieldCustomerID)
-		}
-		if filled.Click != "" {
-			metricFilled(h.Route, sale.FieldClickID)
-		}
 		if ce := h.logger.Check(zapcore.DebugLevel, "sale filled in from the binding"); ce != nil {
 			ce.Write(zap.String("route", h.Route),
 				zap.String("invoice_id", ev.InvoiceID),
@@ -43,6 +38,22 @@ func (h *Handler) bindingFiller() sale.Filler {
 				zap.String("customer_id", ev.CustomerExternalID),
 				zap.String("click_id", ev.ClickID))
 		}
+	}
+}
+
+// countFilled counts the fields of a captured event the binding filled
+// in. It is counted at capture, not at the fill: a filled sale may still
+// be rejected for another field, or be a provider's retry of one already
+// captured.
+func countFilled(ev *sale.Event) {
+	if ev.Origin == nil {
+		return
+	}
+	if ev.Origin.CustomerExternalID == sale.OriginBinding {
+		metricFilled(ev.Route, sale.FieldCustomerID)
+	}
+	if ev.Origin.ClickID == sale.OriginBinding {
+		metricFilled(ev.Route, sale.FieldClickID)
 	}
 }
 

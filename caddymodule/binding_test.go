@@ -1,0 +1,49 @@
+package caddymodule
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/saletrack/caddy-saletrack/sale"
+)
+
+// filled_total counts a filled sale once it is captured: not again for a
+// provider's retry of it, not for one the binding did not fill.
+func TestFilledIsCountedAtCapture(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop() })
+	const route = "filled_at_capture"
+	customer := filledTotal.WithLabelValues(route, string(sale.FieldCustomerID))
+	click := filledTotal.WithLabelValues(route, string(sale.FieldClickID))
+	filled := func(invoice string) *sale.Event {
+		ev := testSale(invoice)
+		ev.Route, ev.ClickID = route, "cl_1"
+		ev.SetOrigin(sale.FieldCustomerID, sale.OriginBinding)
+		ev.SetOrigin(sale.FieldClickID, sale.OriginPlaceholder)
+		return ev
+	}
+	for _, ev := range []*sale.Event{filled("inv_filled"), filled("inv_filled")} {
+		a.commit(ev)
+	}
+	if got := counterValue(t, customer); got != 1 {
+		t.Errorf("filled_total{field=customer_id} = %v after a capture and its retry, want 1", got)
+	}
+	if got := counterValue(t, click); got != 0 {
+		t.Errorf("filled_total{field=click_id} = %v for a click from a cookie, want 0", got)
+	}
+}
+
+// counterValue reads a counter's value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
