@@ -2,10 +2,13 @@ package caddymodule
 
 import (
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/saletrack/caddy-saletrack/delivery"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -70,12 +73,32 @@ func (a *App) bindRefsLater(got sale.RefCapture, failed func()) {
 		if err == nil {
 			return
 		}
-		a.logger.Warn("a checkout reference could not be recorded; its webhook sale may lack the click",
-			zap.Strings("references", got.Refs), zap.Error(err))
+		level := zapcore.WarnLevel
+		if errors.Is(err, delivery.ErrStorageFull) && !refusedForRoom.due(time.Now()) {
+			level = zapcore.DebugLevel
+		}
+		if ce := a.logger.Check(level, "a checkout reference could not be recorded; its webhook sale may lack the click"); ce != nil {
+			ce.Write(zap.Strings("references", got.Refs), zap.Error(err))
+		}
 		if failed != nil {
 			failed()
 		}
 	})
+}
+
+// refusedForRoom paces the WARN of references refused because the file
+// is full: while it stays full, every storefront request with a cart may
+// try again, and one WARN a minute says so.
+var refusedForRoom warnPace
+
+// warnPace lets one WARN through per minute.
+type warnPace struct{ last atomic.Int64 }
+
+// due reports whether a minute has passed since the last WARN it let
+// through, and if so counts this one as the last.
+func (p *warnPace) due(now time.Time) bool {
+	last := p.last.Load()
+	return now.UnixNano()-last >= int64(time.Minute) && p.last.CompareAndSwap(last, now.UnixNano())
 }
 
 // errNoPipeline is why a reference is not recorded when the app never

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -46,4 +47,19 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// While the file stays full, one WARN a minute says references are
+// refused; the rest go to DEBUG.
+func TestWarnPace(t *testing.T) {
+	var p warnPace
+	t0 := time.Unix(1_800_000_000, 0)
+	for i, step := range []struct {
+		at  time.Duration
+		due bool
+	}{{0, true}, {time.Second, false}, {59 * time.Second, false}, {time.Minute, true}, {time.Minute + time.Second, false}} {
+		if got := p.due(t0.Add(step.at)); got != step.due {
+			t.Errorf("step %d (+%s): due = %v", i, step.at, got)
+		}
+	}
 }
