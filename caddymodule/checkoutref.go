@@ -34,7 +34,8 @@ type CheckoutRef struct {
 	// {http.response.header.Location} for a redirect to the checkout).
 	// Every source that yields a value is recorded. A URL yields the
 	// provider's id in it (a Stripe Checkout URL's cs_…, Paddle's
-	// ?_ptxn=txn_…); a Stripe client secret yields its PaymentIntent id.
+	// ?_ptxn=txn_…); a Stripe client secret yields its Checkout
+	// Session's id (embedded Checkout) or its PaymentIntent's.
 	// Required unless a preset gives it.
 	Ref []string `json:"ref,omitempty"`
 
@@ -148,7 +149,7 @@ func (c *CheckoutRef) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			zap.String("path", r.URL.Path))
 		return nil
 	}
-	c.app.bindRefsLater(got)
+	c.app.bindRefsLater(got, nil)
 	return nil
 }
 

@@ -238,10 +238,13 @@ func (c *ClickCookie) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			}
 		}
 	}
+	err := next.ServeHTTP(w, r)
 	if len(c.Bind) > 0 {
+		// Once the response is written: the write then never competes
+		// with it for the disk.
 		c.bindRefs(r)
 	}
-	return next.ServeHTTP(w, r)
+	return err
 }
 
 // keptClick is, under first-click attribution, the click of the cookie the

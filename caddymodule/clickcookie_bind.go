@@ -61,7 +61,7 @@ func (c *ClickCookie) bindRefs(r *http.Request) {
 		}
 	}
 	if len(refs) > 0 {
-		c.app.bindRefsLater(sale.RefCapture{Refs: refs, Click: click})
+		c.app.bindRefsLater(sale.RefCapture{Refs: refs, Click: click}, func() { c.recent.forget(refs, click) })
 	}
 }
 
@@ -74,6 +74,18 @@ const recentMax = 10000
 type recentPairs struct {
 	mu sync.Mutex
 	m  map[string]string
+}
+
+// forget drops the pairs of refs with click, whose record failed, so the
+// next request with them records them again.
+func (p *recentPairs) forget(refs []string, click string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ref := range refs {
+		if p.m[ref] == click {
+			delete(p.m, ref)
+		}
+	}
 }
 
 // isNew reports whether ref was not lately recorded with click, and

@@ -51,6 +51,7 @@ func (a *App) commit(ev *sale.Event) string {
 		return outcomeDuplicate
 	}
 	metricCaptured(ev)
+	countFilled(ev)
 	observeCommit(ev, outcomeCaptured, nil)
 	// Check first: building these fields costs more than the check, on
 	// every sale, and DEBUG is usually off.

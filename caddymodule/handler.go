@@ -83,7 +83,7 @@ type Handler struct {
 	// in the body (a Stripe Checkout Session id, a Paddle transaction id):
 	// a sale without a click or customer gets those checkout_ref recorded
 	// for the same reference. Every source that yields a value is tried.
-	// Default: the preset's (stripe, paddle), else none.
+	// Default: the preset's (stripe, paddle, medusa), else none.
 	Ref []string `json:"ref,omitempty"`
 
 	// Event is the event name sent to the platform. Default: the

@@ -28,7 +28,7 @@ var (
 	skippedTotal   = counterVec("skipped_total", "Candidate bodies not read as a sale (over max_body, malformed, condition not met).", "route", "event", "reason")
 	storageFailed  = counterVec("storage_failures_total", "Sales that could not be committed to the outbox (logged at ERROR with every field).", "route", "event")
 	revenueUSD     = counterVec("revenue_usd_total", "Captured revenue in USD (a float for monitoring; the outbox keeps exact amounts).", "route")
-	filledTotal    = counterVec("filled_total", "Sales whose customer id (from their email) or click id (from their customer) the binding filled in.", "route", "field")
+	filledTotal    = counterVec("filled_total", "Captured sales whose customer id or click id the binding filled in (from their checkout reference, email or customer).", "route", "field")
 	fxMissing      = counterVec("fx_missing_rate_total", "Sales in a currency with no exchange rate, sent without a USD amount.", "currency")
 	fxStale        = prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "fx_stale_total", Help: "Conversions made with rates older than fx_max_age."})
 	deliveryStats  = &statsCollector{}

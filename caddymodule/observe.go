@@ -83,7 +83,7 @@ func observeDelivery(o delivery.Outcome) {
 }
 
 func eventEntry(ev *sale.Event, outcome string) outcomeEntry {
-	return outcomeEntry{Route: ev.Route, Kind: eventLabel(ev.Kind), Outcome: outcome, InvoiceID: ev.InvoiceID, EventID: ev.ID}
+	return outcomeEntry{Route: ev.Route, Kind: eventLabel(ev.Kind), Outcome: outcome, InvoiceID: ev.InvoiceID, EventID: ev.ID, Origin: ev.Origin}
 }
 
 // deadCode is a dead letter's reason without its detail: "permanent: 422"

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // The outcomes the live capture log shows beside those of a commit
@@ -31,6 +33,9 @@ type outcomeEntry struct {
 	Reason    string    `json:"reason"`
 	InvoiceID string    `json:"invoice_id"`
 	EventID   string    `json:"event_id"`
+	// Origin is where a captured event's customer and click came from, so
+	// a shop can audit what the binding filled in.
+	Origin *sale.Origin `json:"origin,omitempty"`
 	// code is the reason's short name, as the skipped and rejected
 	// metrics label it, for counts.
 	code string

@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -103,7 +104,11 @@ func (o *Outbox) Fill(ev *sale.Event) (Filled, error) {
 			if ev.CustomerExternalID == "" && customer != "" {
 				setCustomer(customer, ByReference)
 			}
-			break
+			// One reference may know the customer (the checkout request
+			// showed it) and another the click (the browser's own).
+			if ev.ClickID != "" && ev.CustomerExternalID != "" {
+				break
+			}
 		}
 		if ev.CustomerExternalID == "" && ev.CustomerEmail != "" {
 			if customer, ok := liveEntry(tx.Bucket(bucketBindEmail), o.key.emailKey(ev.CustomerEmail), now, opts.TTL); ok {
@@ -180,7 +185,9 @@ func splitRefEntry(v []byte) (click, customer string, ok bool) {
 func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 	var puts []bindingPut
 	err := o.view("read the binding", func(tx *bolt.Tx) error {
-		puts = changes(tx)
+		if puts = changes(tx); len(puts) > 0 && !o.roomForBindings(tx) {
+			return errNoRoomForBindings
+		}
 		return nil
 	})
 	if err != nil || len(puts) == 0 {
@@ -201,6 +208,24 @@ func (o *Outbox) learnWith(changes func(*bolt.Tx) []bindingPut) error {
 		o.bindingsLearned.Add(uint64(wrote))
 	}
 	return err
+}
+
+// bindingShareOfMax is the part of max_storage, in tenths, past which the
+// binding learns nothing more. A browser can make up references by the
+// thousand (any cart cookie, on every request); what they fill must never
+// be the room a sale needs.
+const bindingShareOfMax = 9
+
+var errNoRoomForBindings = fmt.Errorf("%w: the binding stops at %d0%% of max_storage, keeping the rest for sales",
+	ErrStorageFull, bindingShareOfMax)
+
+// roomForBindings says whether the pages in use, free pages aside, are
+// below the binding's share of MaxSize.
+func (o *Outbox) roomForBindings(tx *bolt.Tx) bool {
+	db := tx.DB()
+	st := db.Stats()
+	inUse := tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
+	return inUse < o.opts.MaxSize/10*bindingShareOfMax
 }
 
 // putBindings writes the entries and says how many.
@@ -255,12 +280,28 @@ func (l eventLessons) changes(tx *bolt.Tx, now time.Time, opts BindingOptions) [
 		}
 	}
 	if l.emailKey != nil {
-		// The shop's id for an email is the latest one it answered with.
-		if customer, live := liveEntry(tx.Bucket(bucketBindEmail), l.emailKey, now, opts.TTL); !live || string(customer) != l.customer {
+		// The shop's id for an email is the latest one it answered with,
+		// and it is kept as long as the customer keeps being seen: a
+		// customer who signs in every month still has it after the TTL.
+		b := tx.Bucket(bucketBindEmail)
+		if customer, live := liveEntry(b, l.emailKey, now, opts.TTL); !live || string(customer) != l.customer ||
+			dueForRenewal(b.Get(l.emailKey), now, opts.TTL) {
 			puts = append(puts, bindingPut{bucketBindEmail, l.emailKey, entry(now, l.customer)})
 		}
 	}
 	return puts
+}
+
+// maxRenewAge is how old an email's entry may grow while its customer is
+// seen again before it is written anew: at most one write a day for a
+// customer seen every day.
+const maxRenewAge = 24 * time.Hour
+
+// dueForRenewal says whether a live entry seen again is old enough to be
+// written anew, restarting its TTL: past a day, or past half the TTL when
+// that is shorter.
+func dueForRenewal(v []byte, now time.Time, ttl time.Duration) bool {
+	return len(v) >= 8 && !keyTime(v).Add(min(ttl/2, maxRenewAge)).After(now)
 }
 
 // entry is a binding value: when it was learned, then what.

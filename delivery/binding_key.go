@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 )
 
 // BindingKeyFile is the name of the binding's hashing key, kept beside the
@@ -26,48 +29,91 @@ const bindingKeySize = 32
 type bindingKey []byte
 
 // loadBindingKey reads the key file in dir, creating it (0600) with a new
-// random key when there is none. A file of the wrong size is an error: a
-// new key would silently forget every email already bound.
-func loadBindingKey(dir string) (bindingKey, error) {
+// random key when there is none, and says whether it did. The caller holds
+// the outbox's file lock.
+// An empty file is a key that was never written (the disk filled, or the
+// machine stopped, before it was), so nothing was hashed with it and it is
+// replaced. A file of another size is an error: a new key would silently
+// forget every email already bound.
+func loadBindingKey(dir string) (key bindingKey, created bool, err error) {
 	path := filepath.Join(dir, BindingKeyFile)
-	key, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return createBindingKey(path)
+	key, err = os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(key) == 0) {
+		key, err = createBindingKey(path)
+		return key, err == nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
+		return nil, false, fmt.Errorf("binding key %s: %w", path, err)
 	}
 	if len(key) != bindingKeySize {
-		return nil, fmt.Errorf("binding key %s: %d bytes, want %d; move it aside to start a new one (emails bound so far are then forgotten)",
+		return nil, false, fmt.Errorf("binding key %s: %d bytes, want %d; move it aside to start a new one (emails bound so far are then forgotten)",
 			path, len(key), bindingKeySize)
+	}
+	return key, false, nil
+}
+
+// createBindingKey writes a new key beside path and renames it into place,
+// then syncs the directory: the file appears whole or not at all, and it
+// is on disk before any binding hashed with it is.
+func createBindingKey(path string) (bindingKey, error) {
+	key := make([]byte, bindingKeySize)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	fail := func(err error) (bindingKey, error) { return nil, fmt.Errorf("binding key %s: %w", path, err) }
+	tmp, err := os.CreateTemp(filepath.Dir(path), BindingKeyFile+".new-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fail(err)
 	}
 	return key, nil
 }
 
-// createBindingKey writes a new key with O_EXCL, so two processes starting
-// at once agree on the first one written.
-func createBindingKey(path string) (bindingKey, error) {
-	key := make([]byte, bindingKeySize)
-	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return loadBindingKey(filepath.Dir(path))
+// warnIfKeyWasLost warns when a new key meets a file that already holds
+// bindings: the outbox was copied without its key, or the key deleted.
+// What was learned under the old key can no longer be found, and only
+// ages out.
+func (o *Outbox) warnIfKeyWasLost() {
+	var held bool
+	_ = o.view("count the binding", func(tx *bolt.Tx) error {
+		for _, name := range bindingBuckets {
+			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
+				held = true
+			}
+		}
+		return nil
+	})
+	if held {
+		o.log.Warn("the outbox holds bindings but its key was missing: a new key was made, and what the binding learned before is no longer found; keep "+
+			BindingKeyFile+" with the outbox when moving it", zap.String("key", filepath.Join(filepath.Dir(o.path), BindingKeyFile)))
 	}
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
+		return err
 	}
-	_, err = f.Write(key)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("binding key %s: %w", path, err)
-	}
-	return key, nil
+	return err
 }
 
 // emailKey is the bucket key of an email: lower-cased and trimmed, as

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/saletrack/caddy-saletrack/sale"
 )
@@ -139,6 +141,43 @@ func TestBindingExpiresAfterTTLAndIsSwept(t *testing.T) {
 	}
 }
 
+// A customer seen again with the same email keeps it bound past the TTL
+// counted from the first sighting: the entry lives a TTL after the last.
+func TestBindingRenewsAnEmailSeenAgain(t *testing.T) {
+	clock := newObClock()
+	ob := obOpen(t, OutboxOptions{Now: clock.Now, Binding: BindingOptions{TTL: 90 * 24 * time.Hour}})
+	signUp := bindLead("user_7", "clk_1", "alex@example.com")
+	mustEnqueue(t, ob, signUp)
+
+	clock.Advance(60 * 24 * time.Hour)
+	logIn := bindLead("user_7", "", "alex@example.com")
+	logIn.DedupOverride = "lead:login-day-60"
+	mustEnqueue(t, ob, logIn)
+
+	clock.Advance(40 * 24 * time.Hour) // 100 days after the sign-up, 40 after the log-in
+	ev := webhookSale(t, "cs_1", "alex@example.com")
+	if mustFill(t, ob, ev); ev.CustomerExternalID != "user_7" {
+		t.Fatalf("customer %q: the email seen 40 days ago was forgotten", ev.CustomerExternalID)
+	}
+}
+
+// A sale carrying two references, one known with its customer only and
+// the other with its click only, gets both.
+func TestBindingFillsFromEachReference(t *testing.T) {
+	ob := obOpen(t, OutboxOptions{})
+	if err := ob.BindRefs([]string{"cs_test_1"}, "", "user_9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.BindRefs([]string{"pi_1"}, "clk_browser", ""); err != nil {
+		t.Fatal(err)
+	}
+	ev := webhookSale(t, "cs_test_1", "")
+	ev.Refs = []string{"cs_test_1", "pi_1"}
+	if mustFill(t, ob, ev); ev.CustomerExternalID != "user_9" || ev.ClickID != "clk_browser" {
+		t.Fatalf("customer %q click %q, want user_9 and clk_browser", ev.CustomerExternalID, ev.ClickID)
+	}
+}
+
 // A webhook carrying a checkout reference gets the click and customer
 // checkout_ref saw with it, before its email or customer is tried.
 func TestBindingFillsByCheckoutReference(t *testing.T) {
@@ -264,6 +303,58 @@ func TestBindingKeyFile(t *testing.T) {
 	}
 	if _, err := OpenOutbox(path, OutboxOptions{}); err == nil || !strings.Contains(err.Error(), BindingKeyFile) {
 		t.Fatalf("a damaged key opened: %v", err)
+	}
+}
+
+// A key file left empty (the machine stopped before the key was written)
+// never hashed anything: the next start writes a new key in its place,
+// whole, and leaves no temporary file behind.
+func TestBindingKeyFileLeftEmptyIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, BindingKeyFile)
+	if err := os.WriteFile(keyPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := OpenOutbox(filepath.Join(dir, "outbox.db"), OutboxOptions{})
+	if err != nil {
+		t.Fatalf("an empty key file stopped the start: %v", err)
+	}
+	ob.Close()
+	info, err := os.Stat(keyPath)
+	if err != nil || info.Mode().Perm() != 0o600 || info.Size() != bindingKeySize {
+		t.Fatalf("key file: %v, %v", info, err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, BindingKeyFile+"*"))
+	if err != nil || len(names) != 1 {
+		t.Fatalf("files beside the outbox: %v, %v", names, err)
+	}
+}
+
+// An outbox copied without its key (or whose key was deleted) starts with
+// a new key, and says that what the binding learned is no longer found; a
+// new installation, with nothing learned, says nothing.
+func TestBindingKeyLostIsWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	core, logs := observer.New(zap.WarnLevel)
+	ob, err := OpenOutbox(path, OutboxOptions{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, ob, bindLead("user_7", "clk_1", "alex@example.com"))
+	ob.Close()
+	if n := logs.Len(); n != 0 {
+		t.Fatalf("%d warnings on a first start", n)
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(path), BindingKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	ob, err = OpenOutbox(path, OutboxOptions{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+	if got := logs.FilterMessageSnippet("its key was missing").Len(); got != 1 {
+		t.Fatalf("%d warnings of a lost key, want 1", got)
 	}
 }
 

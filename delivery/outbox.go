@@ -150,11 +150,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: creating its directory: %w", path, err)
 	}
-	key, err := loadBindingKey(filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("outbox %s: %w", path, err)
-	}
-	o := &Outbox{path: path, opts: opts, log: opts.Logger, key: key}
+	o := &Outbox{path: path, opts: opts, log: opts.Logger}
 	o.binding.Store(&opts.Binding)
 	db, err := o.openChecked()
 	if err != nil && isCorrupt(err) {
@@ -166,8 +162,17 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		}
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	o.db = db
-	o.commits = newGroupCommitter(db)
+	// The key is read under the outbox's file lock, so two processes
+	// sharing a storage_dir never make two keys.
+	key, created, err := loadBindingKey(filepath.Dir(path))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	o.key, o.db, o.commits = key, db, newGroupCommitter(db)
+	if created {
+		o.warnIfKeyWasLost() // a whole outbox: its read may find damage and replace the file
+	}
 	return o, nil
 }
 
@@ -199,8 +204,9 @@ func (o *Outbox) Close() error {
 //
 // The binding learns from the event in the same transaction
 // (binding.go), a duplicate included, since a repeat still shows its
-// customer's click. When the file is too full for both, the event is
-// committed without: the binding never costs a sale.
+// customer's click. Past nine tenths of MaxSize, or when the file is too
+// full for both, the event is committed without: the binding never costs
+// a sale.
 //
 // Emitter.Enqueue also wakes the delivery worker; this one only commits.
 func (o *Outbox) Enqueue(ev *sale.Event) (EnqueueResult, error) {
@@ -259,7 +265,7 @@ func (o *Outbox) enqueue(ev *sale.Event, learning bool) (EnqueueResult, error) {
 				return err
 			}
 		}
-		if learning {
+		if learning && o.roomForBindings(tx) {
 			var err error
 			if learned, err = putBindings(tx, lessons.changes(tx, now, binding)); err != nil {
 				return err

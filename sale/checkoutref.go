@@ -137,7 +137,9 @@ func readRefs(sources []Source, doc gjson.Result, resolve Resolver) []string {
 //   - a URL yields the id in it: Paddle's _ptxn query parameter
 //     (txn_…), else the last segment of its path (a Stripe Checkout URL's
 //     cs_…, a Lemon Squeezy checkout's id);
-//   - a Stripe client secret (pi_…_secret_…) yields its PaymentIntent id;
+//   - a Stripe client secret yields the id of what it unlocks: an
+//     embedded or custom Checkout Session's (cs_…_secret_…), a
+//     PaymentIntent's (pi_…_secret_…);
 //   - anything else is the reference itself.
 //
 // It returns "" for a value too long to be an id.
@@ -153,7 +155,7 @@ func CheckoutRef(v string) string {
 			}
 		}
 	}
-	if i := strings.Index(v, "_secret_"); i > 0 && (strings.HasPrefix(v, "pi_") || strings.HasPrefix(v, "seti_")) {
+	if i := strings.Index(v, "_secret_"); i > 0 && hasClientSecretPrefix(v) {
 		v = v[:i]
 	}
 	if len(v) > MaxFieldLength {
@@ -164,3 +166,14 @@ func CheckoutRef(v string) string {
 
 // errRefRequired refuses a checkout_ref that records nothing.
 var errRefRequired = errors.New("ref is required (or a preset that gives it): where the response carries the provider's checkout reference")
+
+// stripeSecretPrefixes are the Stripe objects whose client secret is the
+// object's id, "_secret_", then the secret: a Checkout Session in embedded
+// or custom mode, a PaymentIntent, a SetupIntent.
+var stripeSecretPrefixes = []string{"cs_", "pi_", "seti_"}
+
+// hasClientSecretPrefix reports whether v starts like a Stripe client
+// secret's object id.
+func hasClientSecretPrefix(v string) bool {
+	return slices.ContainsFunc(stripeSecretPrefixes, func(p string) bool { return strings.HasPrefix(v, p) })
+}

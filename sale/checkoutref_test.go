@@ -15,6 +15,8 @@ func TestCheckoutRefFindsTheProvidersID(t *testing.T) {
 		{"https://shop.example/pay?_ptxn=txn_01k7r3f9x2m4p6q8s0u2w4y6za", "txn_01k7r3f9x2m4p6q8s0u2w4y6za"},
 		{"https://acme.lemonsqueezy.com/checkout/custom/7576abf3-2d4e-4c3b-9d6a-1f2e3d4c5b6a?signature=ab12", "7576abf3-2d4e-4c3b-9d6a-1f2e3d4c5b6a"},
 		{"pi_3PwTpzKZ3qJ8yWbN1gX4kM2r_secret_Xy12", "pi_3PwTpzKZ3qJ8yWbN1gX4kM2r"},
+		// Embedded Checkout answers the session's client secret, not its id.
+		{"cs_test_a1B2c3_secret_fidkdWxOYHwn", "cs_test_a1B2c3"},
 		{"https://checkout.stripe.com/", ""},
 		{"not a url: cs_1", "not a url: cs_1"},
 		{strings.Repeat("x", MaxFieldLength+1), ""},
