@@ -128,6 +128,10 @@ func (p *caddyProc) reload(caddyfile string) {
 	if resp.StatusCode != 200 {
 		p.t.Fatalf("reload: %d %s", resp.StatusCode, body)
 	}
+	// The old config's servers closed their idle keep-alive connections
+	// as they stopped, and the client may not have noticed yet: a POST
+	// on one fails with EOF and is not retried (it is not idempotent).
+	http.DefaultClient.CloseIdleConnections()
 }
 
 // kill sends SIGKILL: no cleanup of any kind runs.
