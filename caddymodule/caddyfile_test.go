@@ -23,6 +23,7 @@ func TestHandlerCaddyfileErrors(t *testing.T) {
 		{"sale_track {\n status 2xy\n}", 2, `status: "2xy"`},
 		{"sale_track {\n status 700\n}", 2, `status: "700"`},
 		{"sale_track {\n default_currency EURO\n}", 2, `default_currency: "EURO" is not an ISO 4217 currency code`},
+		{"sale_track {\n click_id ref:{http.request.uri.path.2}\n}", 2, `click_id: "ref:{http.request.uri.path.2}": a checkout reference is a field of its own: write ` + "`ref {http.request.uri.path.2}`"},
 		{"sale_track {\n amount_unit cents\n}", 2, `amount unit "cents": want major or minor`},
 		{"sale_track {\n source body\n}", 2, `source "body": want response or request`},
 		{"sale_track {\n amount\n}", 2, `wrong argument count`},

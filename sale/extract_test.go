@@ -240,7 +240,7 @@ func TestParseSource(t *testing.T) {
 			t.Errorf("%q: %v", s, err)
 		}
 	}
-	bad := []string{"", "order..total", ".total", "total.", "items.#(sku==\"A\"", "[a,b", "a]", "{}"}
+	bad := []string{"", "order..total", ".total", "total.", "items.#(sku==\"A\"", "[a,b", "a]", "{}", "ref:{http.request.uri.path.2}"}
 	for _, s := range bad {
 		if _, err := ParseSource(s); err == nil {
 			t.Errorf("%q: want an error", s)

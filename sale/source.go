@@ -68,6 +68,11 @@ func ValidatePath(path string) error {
 	if strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.HasSuffix(path, "|") {
 		return fmt.Errorf("gjson path %q: starts or ends with a separator", path)
 	}
+	if strings.HasPrefix(path, "ref:") {
+		// Other tools write a lookup by reference this way; here it would
+		// be a gjson path that never matches.
+		return fmt.Errorf("%q: a checkout reference is a field of its own: write `ref %s`", path, strings.TrimPrefix(path, "ref:"))
+	}
 	var stack []byte
 	inString := false
 	for i := 0; i < len(path); i++ {
