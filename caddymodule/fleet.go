@@ -29,6 +29,7 @@ func (d *pipeline) joinFleet(a *App, sinks []delivery.Sink) error {
 	d.fleetOpts = a.fleetOptions()
 	d.fleet = delivery.NewFleet(d.fleetOpts, sinks, emitterOptions(a, d.logger.Named("fleet")), d.emitter.Enqueue, d.emitter.Flush)
 	d.emitter.Reconfigure([]delivery.Sink{d.fleet.Forwarder()}, forwarderOptions(a, d.logger))
+	d.fleet.LearnInto(d.outbox)
 	if err := d.fleet.Start(); err != nil {
 		return fmt.Errorf("sale_track nats: %w", err)
 	}

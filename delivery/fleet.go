@@ -119,6 +119,9 @@ func (o FleetOptions) deadSubject() string   { return o.DeadStream + ".letters" 
 type Fleet struct {
 	opts  FleetOptions
 	spool func(*sale.Event) (EnqueueResult, error)
+	// binding learns from every event the stream takes; a spooled one
+	// teaches the spool's own outbox as it is enqueued.
+	binding Binding
 	// onReady is called each time the fleet is (again) usable: the
 	// forwarder's queue is due at once then.
 	onReady func()

@@ -33,6 +33,7 @@ func (f *Fleet) Commit(ev *sale.Event) (EnqueueResult, error) {
 			} else {
 				f.published.Add(1)
 			}
+			f.learn(ev)
 			return res, nil
 		}
 		f.log().Debug("event not acknowledged by nats in time: spooled", zap.String("event_id", ev.ID), zap.Error(err))
