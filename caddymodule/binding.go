@@ -18,7 +18,7 @@ func (h *Handler) bindingFiller() sale.Filler {
 		if d == nil {
 			return
 		}
-		filled, err := d.outbox.Fill(ev)
+		filled, err := d.binding().Fill(ev)
 		if err != nil {
 			h.logger.Warn("the binding could not be read; the sale keeps only its own fields",
 				zap.String("route", h.Route), zap.Error(err))
@@ -53,7 +53,7 @@ func (a *App) bindRefsLater(got sale.RefCapture) {
 		if d == nil {
 			return
 		}
-		if err := d.outbox.BindRefs(got.Refs, got.Click, got.Customer); err != nil {
+		if err := d.binding().BindRefs(got.Refs, got.Click, got.Customer); err != nil {
 			a.logger.Warn("a checkout reference could not be recorded; its webhook sale may lack the click",
 				zap.Strings("references", got.Refs), zap.Error(err))
 		}

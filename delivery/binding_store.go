@@ -12,8 +12,6 @@ type Binding interface {
 	BindRefs(refs []string, click, customer string) error
 	// Learn teaches the binding what a captured event shows.
 	Learn(ev *sale.Event) error
-	// SetBindingOptions applies a reloaded config's binding settings.
-	SetBindingOptions(BindingOptions)
 }
 
 var _ Binding = (*Outbox)(nil)

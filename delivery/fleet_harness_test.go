@@ -29,7 +29,7 @@ func startFleetNode(t *testing.T, opts FleetOptions, sinks ...Sink) *fleetNode {
 	n.forward = NewEmitter(n.ob, nil, emFast())
 	n.fleet = NewFleet(opts, sinks, emFast(), n.forward.Enqueue, n.forward.Flush)
 	n.forward.Reconfigure([]Sink{n.fleet.Forwarder()}, emFast())
-	n.fleet.LearnInto(n.ob)
+	n.fleet.ShareBinding(n.ob)
 	if err := n.fleet.Start(); err != nil {
 		t.Fatalf("fleet Start: %v", err)
 	}

@@ -4,28 +4,50 @@ import (
 	"testing"
 
 	"github.com/saletrack/caddy-saletrack/internal/natstest"
+	"github.com/saletrack/caddy-saletrack/sale"
 )
 
-// TestFleetCommitTeachesTheBinding: an event the stream takes teaches the
-// binding as an enqueued one does: customer → click under first and last
-// attribution, email → customer, and a duplicate's newer click.
+// fillFromFleet fills ev from n's binding, failing the test on an error.
+func fillFromFleet(t *testing.T, n *fleetNode, ev *sale.Event) Filled {
+	t.Helper()
+	filled, err := n.fleet.Binding().Fill(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filled
+}
+
+// TestFleetCommitTeachesTheBinding: an event the stream takes on one node
+// teaches the fleet's binding, which another node fills from: customer →
+// click under first and last attribution, email → customer.
 func TestFleetCommitTeachesTheBinding(t *testing.T) {
 	for _, tc := range []struct {
 		keepFirst bool
 		want      string
 	}{{false, "clk_second"}, {true, "clk_first"}} {
-		n := startFleetNode(t, fleetOpts(natstest.Start(t).URL()))
-		n.waitReady(t)
-		n.ob.SetBindingOptions(BindingOptions{KeepFirst: tc.keepFirst})
-		commitOK(t, n, bindLead("user_7", "clk_first", "alex@example.com"), Queued)
-		commitOK(t, n, bindLead("user_7", "clk_second", "alex@example.com"), Queued)
-		if n.fleet.Stats().Spooled != 0 {
+		srv := natstest.Start(t)
+		a := startFleetNode(t, fleetOpts(srv.URL()))
+		b := startFleetNode(t, fleetOpts(srv.URL()))
+		a.waitReady(t)
+		b.waitReady(t)
+		for _, n := range []*fleetNode{a, b} {
+			n.ob.SetBindingOptions(BindingOptions{KeepFirst: tc.keepFirst})
+		}
+		commitOK(t, a, bindLead("user_7", "clk_first", "alex@example.com"), Queued)
+		commitOK(t, b, bindLead("user_7", "clk_second", "alex@example.com"), Queued)
+		if a.fleet.Stats().Spooled+b.fleet.Stats().Spooled != 0 {
 			t.Fatalf("keepFirst %v: leads were spooled, not published: the test would not prove the stream's path", tc.keepFirst)
 		}
-		ev := webhookSale(t, "cs_1", "Alex@Example.com")
-		filled := mustFill(t, n.ob, ev)
-		if filled != (Filled{Customer: ByEmail, Click: ByCustomer}) || ev.CustomerExternalID != "user_7" || ev.ClickID != tc.want {
-			t.Errorf("keepFirst %v: filled %+v, customer %q click %q; want user_7 and %s", tc.keepFirst, filled, ev.CustomerExternalID, ev.ClickID, tc.want)
+		for _, n := range []*fleetNode{a, b} {
+			ev := webhookSale(t, "cs_1", "Alex@Example.com")
+			filled := fillFromFleet(t, n, ev)
+			if filled != (Filled{Customer: ByEmail, Click: ByCustomer}) || ev.CustomerExternalID != "user_7" || ev.ClickID != tc.want {
+				t.Errorf("keepFirst %v: filled %+v, customer %q click %q; want user_7 and %s", tc.keepFirst, filled, ev.CustomerExternalID, ev.ClickID, tc.want)
+			}
+		}
+		// The nodes' own files learned nothing: the binding is the fleet's.
+		if ev := webhookSale(t, "cs_2", "alex@example.com"); mustFill(t, b.ob, ev).Any() {
+			t.Errorf("keepFirst %v: node b's own outbox filled %+v", tc.keepFirst, ev)
 		}
 	}
 }
@@ -44,7 +66,7 @@ func TestFleetDuplicateTeachesTheBinding(t *testing.T) {
 	commitOK(t, n, again, Duplicate)
 	ev := webhookSale(t, "cs_1", "")
 	ev.CustomerExternalID = "user_7"
-	if mustFill(t, n.ob, ev); ev.ClickID != "clk_new" {
+	if fillFromFleet(t, n, ev); ev.ClickID != "clk_new" {
 		t.Fatalf("click %q, want the duplicate's clk_new", ev.ClickID)
 	}
 }

@@ -135,5 +135,9 @@ func (fw forwarder) Send(ctx context.Context, ev *sale.Event) error {
 	} else {
 		f.forwarded.Add(1)
 	}
+	// The spool's outbox learned from the event as it was spooled; the
+	// fleet's binding learns now, so a lesson waits out an outage with
+	// its event.
+	f.learn(ev)
 	return nil
 }

@@ -1,0 +1,70 @@
+package delivery
+
+import "github.com/saletrack/caddy-saletrack/sale"
+
+// bindingReader reads a binding's three tables, each entry live (not past
+// the binding's TTL) or not found.
+type bindingReader interface {
+	// refEntry is the click and customer a checkout reference was opened with.
+	refEntry(ref string) (click, customer string, ok bool, err error)
+	// customerOfEmail is the customer id last seen with an email.
+	customerOfEmail(email string) (string, bool, error)
+	// clickOfCustomer is the click bound to a customer id.
+	clickOfCustomer(customer string) (string, bool, error)
+}
+
+// fillFrom completes ev from r as Outbox.Fill does from its file: the
+// checkout reference first, then a missing customer from the email, then
+// a missing click from the customer. What the sale carries is never
+// replaced; filled fields are marked sale.OriginBinding.
+func fillFrom(ev *sale.Event, r bindingReader) (Filled, error) {
+	var filled Filled
+	if ev.ClickID != "" && ev.CustomerExternalID != "" {
+		return filled, nil
+	}
+	setCustomer := func(customer, by string) {
+		ev.CustomerExternalID = customer
+		ev.SetOrigin(sale.FieldCustomerID, sale.OriginBinding)
+		filled.Customer = by
+	}
+	setClick := func(click, by string) {
+		ev.ClickID = click
+		ev.SetOrigin(sale.FieldClickID, sale.OriginBinding)
+		filled.Click = by
+	}
+	for _, ref := range ev.Refs {
+		click, customer, ok, err := r.refEntry(ref)
+		if err != nil {
+			return filled, err
+		}
+		if !ok {
+			continue
+		}
+		if ev.ClickID == "" && sale.ValidClickID(click) {
+			setClick(click, ByReference)
+		}
+		if ev.CustomerExternalID == "" && customer != "" {
+			setCustomer(customer, ByReference)
+		}
+		break
+	}
+	if ev.CustomerExternalID == "" && ev.CustomerEmail != "" {
+		customer, ok, err := r.customerOfEmail(ev.CustomerEmail)
+		if err != nil {
+			return filled, err
+		}
+		if ok {
+			setCustomer(customer, ByEmail)
+		}
+	}
+	if ev.ClickID == "" && ev.CustomerExternalID != "" {
+		click, ok, err := r.clickOfCustomer(ev.CustomerExternalID)
+		if err != nil {
+			return filled, err
+		}
+		if ok && sale.ValidClickID(click) {
+			setClick(click, ByCustomer)
+		}
+	}
+	return filled, nil
+}
