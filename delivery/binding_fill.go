@@ -1,6 +1,12 @@
 package delivery
 
-import "github.com/saletrack/caddy-saletrack/sale"
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/saletrack/caddy-saletrack/sale"
+)
 
 // bindingReader reads a binding's three tables, each entry live (not past
 // the binding's TTL) or not found.
@@ -13,10 +19,10 @@ type bindingReader interface {
 	clickOfCustomer(customer string) (string, bool, error)
 }
 
-// fillFrom completes ev from r as Outbox.Fill does from its file: the
-// checkout reference first, then a missing customer from the email, then
-// a missing click from the customer. What the sale carries is never
-// replaced; filled fields are marked sale.OriginBinding.
+// fillFrom completes ev from what r reads: the checkout reference first,
+// then a missing customer from the email, then a missing click from the
+// customer. What the sale carries is never replaced; filled fields are
+// marked sale.OriginBinding.
 func fillFrom(ev *sale.Event, r bindingReader) (Filled, error) {
 	var filled Filled
 	if ev.ClickID != "" && ev.CustomerExternalID != "" {
@@ -67,4 +73,35 @@ func fillFrom(ev *sale.Event, r bindingReader) (Filled, error) {
 		}
 	}
 	return filled, nil
+}
+
+// boltReader reads the outbox's binding buckets in one transaction.
+type boltReader struct {
+	tx  *bolt.Tx
+	key bindingKey
+	now time.Time
+	ttl time.Duration
+}
+
+func (r boltReader) live(bucket, key []byte) ([]byte, bool) {
+	return liveEntry(r.tx.Bucket(bucket), key, r.now, r.ttl)
+}
+
+func (r boltReader) refEntry(ref string) (string, string, bool, error) {
+	v, ok := r.live(bucketBindRef, r.key.refKey(ref))
+	if !ok {
+		return "", "", false, nil
+	}
+	click, customer, ok := splitRefEntry(v)
+	return click, customer, ok, nil
+}
+
+func (r boltReader) customerOfEmail(email string) (string, bool, error) {
+	v, ok := r.live(bucketBindEmail, r.key.emailKey(email))
+	return string(v), ok, nil
+}
+
+func (r boltReader) clickOfCustomer(customer string) (string, bool, error) {
+	v, ok := r.live(bucketBindCustomer, r.key.customerKey(customer))
+	return string(v), ok, nil
 }

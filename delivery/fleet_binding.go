@@ -102,17 +102,15 @@ func (b *FleetBinding) Learn(ev *sale.Event) error {
 	defer cancel()
 	if click != "" {
 		err := b.change(ctx, bk, customerKVKey(bk.key, customer), opts, func(old []byte, live bool) ([]byte, bool) {
-			keep := live && (opts.KeepFirst || string(old) == click)
-			return entry(now, click), !keep
+			return entry(now, click), !keepsClick(old, live, click, opts.KeepFirst)
 		})
 		if err != nil {
 			return err
 		}
 	}
 	if email != "" {
-		// The shop's id for an email is the latest one it answered with.
 		return b.change(ctx, bk, emailKVKey(bk.key, email), opts, func(old []byte, live bool) ([]byte, bool) {
-			return entry(now, customer), !live || string(old) != customer
+			return entry(now, customer), !keepsCustomer(old, live, customer)
 		})
 	}
 	return nil
@@ -134,21 +132,7 @@ func (b *FleetBinding) BindRefs(refs []string, click, customer string) error {
 	defer cancel()
 	for _, ref := range refs {
 		err := b.change(ctx, bk, refKVKey(bk.key, ref), opts, func(old []byte, live bool) ([]byte, bool) {
-			nextClick, nextCustomer := click, customer
-			if live {
-				if oldClick, oldCustomer, ok := splitRefEntry(old); ok {
-					if nextClick == "" || (opts.KeepFirst && oldClick != "") {
-						nextClick = oldClick
-					}
-					if nextCustomer == "" {
-						nextCustomer = oldCustomer
-					}
-					if nextClick == oldClick && nextCustomer == oldCustomer {
-						return nil, false
-					}
-				}
-			}
-			return refEntry(now, nextClick, nextCustomer), true
+			return mergeRef(old, live, click, customer, opts.KeepFirst, now)
 		})
 		if err != nil {
 			return err
@@ -169,14 +153,12 @@ func (b *FleetBinding) change(ctx context.Context, bk *bindingBucket, key string
 	for range 5 {
 		var rev uint64
 		var old []byte
-		live := false
+		var live bool
 		e, err := bk.kv.Get(ctx, key)
 		switch {
 		case err == nil:
 			rev = e.Revision()
-			if v := e.Value(); len(v) > 8 && !entryExpired(v, now, opts.TTL) {
-				old, live = v[8:], true
-			}
+			old, live = liveText(e.Value(), now, opts.TTL)
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return err
 		}
@@ -217,11 +199,17 @@ func (r kvReader) live(key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	v := e.Value()
-	if len(v) <= 8 || entryExpired(v, r.now, r.opts.TTL) {
-		return nil, false, nil
+	text, live := liveText(e.Value(), r.now, r.opts.TTL)
+	return text, live, nil
+}
+
+// liveText is a binding value's text, less its time, unless it is past
+// ttl (or too short to hold its time: damage).
+func liveText(v []byte, now time.Time, ttl time.Duration) ([]byte, bool) {
+	if len(v) <= 8 || entryExpired(v, now, ttl) {
+		return nil, false
 	}
-	return v[8:], true, nil
+	return v[8:], true
 }
 
 func (r kvReader) refEntry(ref string) (string, string, bool, error) {
