@@ -19,10 +19,7 @@ import (
 // on any node.
 func TestFleetBindingKeySharedByNodes(t *testing.T) {
 	srv := natstest.Start(t)
-	a := startFleetNode(t, fleetOpts(srv.URL()))
-	b := startFleetNode(t, fleetOpts(srv.URL()))
-	a.waitReady(t)
-	b.waitReady(t)
+	a, b := startFleetPair(t, fleetOpts(srv.URL()))
 	ka, kb := a.fleet.Binding().bucket.Load().key, b.fleet.Binding().bucket.Load().key
 	if len(ka) != bindingKeySize || !bytes.Equal(ka, kb) {
 		t.Fatalf("node keys differ or are short: %x vs %x", ka, kb)
@@ -41,10 +38,7 @@ func TestFleetBindingKeySharedByNodes(t *testing.T) {
 // fills a webhook sale on another.
 func TestFleetBindingRefsAcrossNodes(t *testing.T) {
 	srv := natstest.Start(t)
-	a := startFleetNode(t, fleetOpts(srv.URL()))
-	b := startFleetNode(t, fleetOpts(srv.URL()))
-	a.waitReady(t)
-	b.waitReady(t)
+	a, b := startFleetPair(t, fleetOpts(srv.URL()))
 	if err := a.fleet.Binding().BindRefs([]string{"cs_test_1"}, "clk_browser", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +116,7 @@ func TestFleetBindingHoldsNoEmail(t *testing.T) {
 func TestFleetBindingWhileNATSIsDown(t *testing.T) {
 	srv := natstest.Start(t)
 	taken := &funcSink{name: "taken", send: func(context.Context, *sale.Event) error { return nil }}
-	a := startFleetNode(t, fleetOpts(srv.URL()), taken)
-	b := startFleetNode(t, fleetOpts(srv.URL()), taken)
-	a.waitReady(t)
-	b.waitReady(t)
+	a, b := startFleetPair(t, fleetOpts(srv.URL()), taken)
 	srv.Shutdown()
 	waitFor(t, "the disconnect", func() bool { return !a.fleet.Connected() })
 	lead := bindLead("user_7", "clk_down", "alex@example.com")
@@ -163,6 +154,16 @@ func TestFleetRefusesOtherBindingTTL(t *testing.T) {
 	if st.TTL() != DefaultBindingTTL {
 		t.Errorf("bucket TTL %s: changed", st.TTL())
 	}
+}
+
+// startFleetPair starts two nodes of one fleet and waits until both are
+// ready.
+func startFleetPair(t *testing.T, opts FleetOptions, sinks ...Sink) (*fleetNode, *fleetNode) {
+	t.Helper()
+	a, b := startFleetNode(t, opts, sinks...), startFleetNode(t, opts, sinks...)
+	a.waitReady(t)
+	b.waitReady(t)
+	return a, b
 }
 
 // bindingEntryKeys lists the bucket's binding entries, less its key.

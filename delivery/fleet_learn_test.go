@@ -26,10 +26,7 @@ func TestFleetCommitTeachesTheBinding(t *testing.T) {
 		want      string
 	}{{false, "clk_second"}, {true, "clk_first"}} {
 		srv := natstest.Start(t)
-		a := startFleetNode(t, fleetOpts(srv.URL()))
-		b := startFleetNode(t, fleetOpts(srv.URL()))
-		a.waitReady(t)
-		b.waitReady(t)
+		a, b := startFleetPair(t, fleetOpts(srv.URL()))
 		for _, n := range []*fleetNode{a, b} {
 			n.ob.SetBindingOptions(BindingOptions{KeepFirst: tc.keepFirst})
 		}
