@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,44 @@ func TestFleetBindingKeySharedByNodes(t *testing.T) {
 	e, err := natsKV(t, srv.URL(), DefaultFleetBindingBucket).Get(context.Background(), bindingKeyEntry)
 	if err != nil || !bytes.Equal(e.Value(), ka) {
 		t.Fatalf("the bucket's key entry: %v, want the nodes' key", err)
+	}
+}
+
+// TestFleetBindingFirstClickUnderContention: nodes learning different
+// clicks for one customer at once under first-click attribution write the
+// entry once between them (a Create wins, the others read it and keep
+// it), and every node fills the same click.
+func TestFleetBindingFirstClickUnderContention(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := startFleetPair(t, fleetOpts(srv.URL()))
+	nodes := []*fleetNode{a, b}
+	for _, n := range nodes {
+		n.ob.SetBindingOptions(BindingOptions{KeepFirst: true})
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lead := bindLead("user_7", fmt.Sprintf("clk_%d", i), "")
+			if err := nodes[i%2].fleet.Binding().Learn(lead); err != nil {
+				t.Errorf("Learn: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := a.ob.bindingsLearned.Load() + b.ob.bindingsLearned.Load(); n != 1 {
+		t.Errorf("the customer's entry was written %d times, want once", n)
+	}
+	var clicks []string
+	for _, n := range nodes {
+		ev := webhookSale(t, "cs_1", "")
+		ev.CustomerExternalID = "user_7"
+		fillFromFleet(t, n, ev)
+		clicks = append(clicks, ev.ClickID)
+	}
+	if clicks[0] == "" || clicks[0] != clicks[1] {
+		t.Fatalf("nodes filled clicks %q, want one and the same", clicks)
 	}
 }
 
