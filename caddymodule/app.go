@@ -122,7 +122,8 @@ type App struct {
 
 	// BindingTTL is how long what the proxy learned is used to complete a
 	// webhook sale: a customer's click, an email's customer. Set it to
-	// the click cookie's lifetime. Default: 2160h (90 days).
+	// the click cookie's lifetime. In a fleet (nats) it is also the TTL of
+	// the shared binding's KV bucket. Default: 2160h (90 days).
 	BindingTTL caddy.Duration `json:"binding_ttl,omitempty"`
 
 	// SendTimeout bounds one HTTP delivery attempt. Default: 10s.

@@ -24,7 +24,7 @@ func (h *Handler) bindingFiller() sale.Filler {
 		if d == nil {
 			return
 		}
-		filled, err := d.outbox.Fill(ev)
+		filled, err := d.binding().Fill(ev)
 		if err != nil {
 			h.logger.Warn("the binding could not be read; the sale keeps only its own fields",
 				zap.String("route", h.Route), zap.Error(err))
@@ -68,7 +68,7 @@ func (a *App) bindRefsLater(got sale.RefCapture, failed func()) {
 	a.later(func() {
 		err := errNoPipeline
 		if d := a.currentPipeline(); d != nil {
-			err = d.outbox.BindRefs(got.Refs, got.Click, got.Customer)
+			err = d.binding().BindRefs(got.Refs, got.Click, got.Customer)
 		}
 		if err == nil {
 			return

@@ -29,6 +29,7 @@ func (d *pipeline) joinFleet(a *App, sinks []delivery.Sink) error {
 	d.fleetOpts = a.fleetOptions()
 	d.fleet = delivery.NewFleet(d.fleetOpts, sinks, emitterOptions(a, d.logger.Named("fleet")), d.emitter.Enqueue, d.emitter.Flush)
 	d.emitter.Reconfigure([]delivery.Sink{d.fleet.Forwarder()}, forwarderOptions(a, d.logger))
+	d.fleet.ShareBinding(d.outbox)
 	if err := d.fleet.Start(); err != nil {
 		return fmt.Errorf("sale_track nats: %w", err)
 	}
@@ -68,6 +69,15 @@ func (d *pipeline) reconfigureDelivery(a *App, sinks []delivery.Sink) {
 	}
 	d.fleet.Reconfigure(sinks, emitterOptions(a, d.logger.Named("fleet")))
 	d.emitter.Reconfigure([]delivery.Sink{d.fleet.Forwarder()}, forwarderOptions(a, d.logger))
+}
+
+// binding is where the routes' sales are filled from and checkouts are
+// recorded: the fleet's shared bucket in a fleet, else the outbox.
+func (d *pipeline) binding() delivery.Binding {
+	if d.fleet != nil {
+		return d.fleet.Binding()
+	}
+	return d.outbox
 }
 
 // commitEvent commits a captured event: to the fleet's stream (or, failing

@@ -76,6 +76,12 @@ type NATS struct {
 	// dedup_window. Default: SALETRACK_CLAIMS.
 	KVBucket string `json:"kv_bucket,omitempty"`
 
+	// BindingBucket is the KV bucket of the binding the fleet shares
+	// (customer → click, hashed email → customer, checkout reference →
+	// click and customer), so a webhook on any node is filled from what
+	// any node learned. Its TTL is binding_ttl. Default: SALETRACK_BINDING.
+	BindingBucket string `json:"binding_bucket,omitempty"`
+
 	// DeadStream is the stream of dead letters, shared by the fleet.
 	// Default: SALETRACK_DEAD.
 	DeadStream string `json:"dead_stream,omitempty"`
@@ -154,7 +160,7 @@ func (n *NATS) natsDurations() []durationOption {
 }
 
 func (n *NATS) natsNames() map[string]*string {
-	return map[string]*string{"stream": &n.Stream, "kv_bucket": &n.KVBucket, "dead_stream": &n.DeadStream, "consumer": &n.Consumer}
+	return map[string]*string{"stream": &n.Stream, "kv_bucket": &n.KVBucket, "binding_bucket": &n.BindingBucket, "dead_stream": &n.DeadStream, "consumer": &n.Consumer}
 }
 
 func (n *NATS) natsStrings() map[string]*string {
@@ -179,6 +185,7 @@ func (n *NATS) natsStrings() map[string]*string {
 //		duplicate_window <duration>
 //		publish_timeout  <duration>
 //		kv_bucket        <name>
+//		binding_bucket   <name>
 //		dead_stream      <name>
 //		consumer         <name>
 //	}
@@ -299,6 +306,6 @@ func (a *App) fleetOptions() delivery.FleetOptions {
 		TLSCAFile: n.TLSCA, TLSCertFile: n.TLSCert, TLSKeyFile: n.TLSKey,
 		Stream: n.Stream, Replicas: n.Replicas, DuplicateWindow: time.Duration(n.DuplicateWindow),
 		PublishTimeout: time.Duration(n.PublishTimeout), KVBucket: n.KVBucket, DeadStream: n.DeadStream,
-		Consumer: n.Consumer, DedupWindow: time.Duration(a.DedupWindow), AckWait: 2 * time.Duration(a.SendTimeout),
+		Consumer: n.Consumer, BindingBucket: n.BindingBucket, BindingTTL: time.Duration(a.BindingTTL), DedupWindow: time.Duration(a.DedupWindow), AckWait: 2 * time.Duration(a.SendTimeout),
 	}
 }

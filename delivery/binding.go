@@ -73,55 +73,15 @@ func (f Filled) Any() bool { return f.Customer != "" || f.Click != "" }
 // sale carries itself is never replaced. Filled fields are marked
 // sale.OriginBinding.
 func (o *Outbox) Fill(ev *sale.Event) (Filled, error) {
-	var filled Filled
 	if ev.ClickID != "" && ev.CustomerExternalID != "" {
-		return filled, nil
+		return Filled{}, nil
 	}
 	opts, now := o.bindingOptions(), o.opts.Now()
-	setCustomer := func(customer, by string) {
-		ev.CustomerExternalID = customer
-		ev.SetOrigin(sale.FieldCustomerID, sale.OriginBinding)
-		filled.Customer = by
-	}
-	setClick := func(click, by string) {
-		ev.ClickID = click
-		ev.SetOrigin(sale.FieldClickID, sale.OriginBinding)
-		filled.Click = by
-	}
+	var filled Filled
 	err := o.view("fill from the binding", func(tx *bolt.Tx) error {
-		for _, ref := range ev.Refs {
-			v, ok := liveEntry(tx.Bucket(bucketBindRef), o.key.refKey(ref), now, opts.TTL)
-			if !ok {
-				continue
-			}
-			click, customer, ok := splitRefEntry(v)
-			if !ok {
-				continue
-			}
-			if ev.ClickID == "" && sale.ValidClickID(click) {
-				setClick(click, ByReference)
-			}
-			if ev.CustomerExternalID == "" && customer != "" {
-				setCustomer(customer, ByReference)
-			}
-			// One reference may know the customer (the checkout request
-			// showed it) and another the click (the browser's own).
-			if ev.ClickID != "" && ev.CustomerExternalID != "" {
-				break
-			}
-		}
-		if ev.CustomerExternalID == "" && ev.CustomerEmail != "" {
-			if customer, ok := liveEntry(tx.Bucket(bucketBindEmail), o.key.emailKey(ev.CustomerEmail), now, opts.TTL); ok {
-				setCustomer(string(customer), ByEmail)
-			}
-		}
-		if ev.ClickID == "" && ev.CustomerExternalID != "" {
-			if click, ok := liveEntry(tx.Bucket(bucketBindCustomer), o.key.customerKey(ev.CustomerExternalID), now, opts.TTL); ok &&
-				sale.ValidClickID(string(click)) {
-				setClick(string(click), ByCustomer)
-			}
-		}
-		return nil
+		var err error
+		filled, err = fillFrom(ev, boltReader{tx: tx, key: o.key, now: now, ttl: opts.TTL})
+		return err
 	})
 	return filled, err
 }
@@ -143,21 +103,10 @@ func (o *Outbox) BindRefs(refs []string, click, customer string) error {
 		var puts []bindingPut
 		for _, ref := range refs {
 			key := o.key.refKey(ref)
-			nextClick, nextCustomer := click, customer
-			if old, live := liveEntry(tx.Bucket(bucketBindRef), key, now, opts.TTL); live {
-				if oldClick, oldCustomer, ok := splitRefEntry(old); ok {
-					if nextClick == "" || (opts.KeepFirst && oldClick != "") {
-						nextClick = oldClick
-					}
-					if nextCustomer == "" {
-						nextCustomer = oldCustomer
-					}
-					if nextClick == oldClick && nextCustomer == oldCustomer {
-						continue
-					}
-				}
+			old, live := liveEntry(tx.Bucket(bucketBindRef), key, now, opts.TTL)
+			if value, write := mergeRef(old, live, click, customer, opts.KeepFirst, now); write {
+				puts = append(puts, bindingPut{bucketBindRef, key, value})
 			}
-			puts = append(puts, bindingPut{bucketBindRef, key, refEntry(now, nextClick, nextCustomer)})
 		}
 		return puts
 	})
@@ -274,18 +223,13 @@ func (l eventLessons) changes(tx *bolt.Tx, now time.Time, opts BindingOptions) [
 	var puts []bindingPut
 	if l.customerKey != nil {
 		click, live := liveEntry(tx.Bucket(bucketBindCustomer), l.customerKey, now, opts.TTL)
-		keep := live && (opts.KeepFirst || string(click) == l.click)
-		if !keep {
+		if !keepsClick(click, live, l.click, opts.KeepFirst) {
 			puts = append(puts, bindingPut{bucketBindCustomer, l.customerKey, entry(now, l.click)})
 		}
 	}
 	if l.emailKey != nil {
-		// The shop's id for an email is the latest one it answered with,
-		// and it is kept as long as the customer keeps being seen: a
-		// customer who signs in every month still has it after the TTL.
 		b := tx.Bucket(bucketBindEmail)
-		if customer, live := liveEntry(b, l.emailKey, now, opts.TTL); !live || string(customer) != l.customer ||
-			dueForRenewal(b.Get(l.emailKey), now, opts.TTL) {
+		if customer, live := liveEntry(b, l.emailKey, now, opts.TTL); !keepsCustomer(b.Get(l.emailKey), customer, live, l.customer, now, opts.TTL) {
 			puts = append(puts, bindingPut{bucketBindEmail, l.emailKey, entry(now, l.customer)})
 		}
 	}

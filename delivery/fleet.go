@@ -56,6 +56,10 @@ type FleetOptions struct {
 	KVBucket        string        // default SALETRACK_CLAIMS
 	DeadStream      string        // default SALETRACK_DEAD
 	Consumer        string        // default saletrack
+	// BindingBucket is the KV bucket of the shared binding; default
+	// SALETRACK_BINDING. BindingTTL is its TTL; default DefaultBindingTTL.
+	BindingBucket string
+	BindingTTL    time.Duration
 	// DedupWindow is how long a claim on an invoice id lasts once its
 	// event is in the stream. Default: DefaultDedupWindow.
 	DedupWindow time.Duration
@@ -90,6 +94,8 @@ func (o FleetOptions) withDefaults() FleetOptions {
 	def(&o.KVBucket, DefaultFleetKVBucket)
 	def(&o.DeadStream, DefaultFleetDeadStream)
 	def(&o.Consumer, DefaultFleetConsumer)
+	def(&o.BindingBucket, DefaultFleetBindingBucket)
+	defDur(&o.BindingTTL, DefaultBindingTTL)
 	defDur(&o.DuplicateWindow, DefaultDuplicateWindow)
 	defDur(&o.PublishTimeout, DefaultPublishTimeout)
 	defDur(&o.DedupWindow, DefaultDedupWindow)
@@ -119,6 +125,11 @@ func (o FleetOptions) deadSubject() string   { return o.DeadStream + ".letters" 
 type Fleet struct {
 	opts  FleetOptions
 	spool func(*sale.Event) (EnqueueResult, error)
+	// binding learns from every event the stream takes; a spooled one
+	// teaches the spool's own outbox as it is enqueued. shared is the
+	// fleet's KV binding, when the node uses it.
+	binding Binding
+	shared  *FleetBinding
 	// onReady is called each time the fleet is (again) usable: the
 	// forwarder's queue is due at once then.
 	onReady func()

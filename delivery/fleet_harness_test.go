@@ -36,6 +36,7 @@ func startFleetNodeWith(t *testing.T, opts FleetOptions, eopts EmitterOptions, s
 	n.forward = NewEmitter(n.ob, nil, emFast())
 	n.fleet = NewFleet(opts, sinks, eopts, n.forward.Enqueue, n.forward.Flush)
 	n.forward.Reconfigure([]Sink{n.fleet.Forwarder()}, emFast())
+	n.fleet.ShareBinding(n.ob)
 	if err := n.fleet.Start(); err != nil {
 		t.Fatalf("fleet Start: %v", err)
 	}

@@ -33,6 +33,7 @@ func (f *Fleet) Commit(ev *sale.Event) (EnqueueResult, error) {
 			} else {
 				f.published.Add(1)
 			}
+			f.learn(ev)
 			return res, nil
 		}
 		f.log().Debug("event not acknowledged by nats in time: spooled", zap.String("event_id", ev.ID), zap.Error(err))
@@ -134,5 +135,9 @@ func (fw forwarder) Send(ctx context.Context, ev *sale.Event) error {
 	} else {
 		f.forwarded.Add(1)
 	}
+	// The spool's outbox learned from the event as it was spooled; the
+	// fleet's binding learns now, so a lesson waits out an outage with
+	// its event.
+	f.learn(ev)
 	return nil
 }

@@ -82,9 +82,16 @@ func (f *Fleet) ensure(ctx context.Context) (jetstream.KeyValue, jetstream.Consu
 	if _, err := f.ensureStream(ctx, dead); err != nil {
 		return nil, nil, err
 	}
-	kv, err := f.ensureKV(ctx)
+	kv, err := f.ensureKV(ctx, f.claimsConfig(), "dedup_window (ttl)")
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.shared != nil {
+		bk, err := f.ensureBinding(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.shared.bucket.Store(bk)
 	}
 	cons, err := f.ensureConsumer(ctx, stream)
 	if err != nil {
@@ -123,8 +130,9 @@ func (f *Fleet) ensureStream(ctx context.Context, want jetstream.StreamConfig) (
 	return s, c.err("stream " + want.Name)
 }
 
-func (f *Fleet) ensureKV(ctx context.Context) (jetstream.KeyValue, error) {
-	want := jetstream.KeyValueConfig{
+// claimsConfig is the claims bucket as the module creates it.
+func (f *Fleet) claimsConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
 		Bucket:      f.opts.KVBucket,
 		Description: "caddy-saletrack: fleet-wide dedup claims on invoice ids and leads",
 		History:     1,
@@ -134,6 +142,12 @@ func (f *Fleet) ensureKV(ctx context.Context) (jetstream.KeyValue, error) {
 		// Per-key TTLs (the short pending claims) need it.
 		LimitMarkerTTL: f.opts.PendingTTL,
 	}
+}
+
+// ensureKV creates the bucket want describes if it is missing, or checks
+// it: its TTL (the setting ttlName names), per-key TTLs allowed, and the
+// replicas if the config gives them.
+func (f *Fleet) ensureKV(ctx context.Context, want jetstream.KeyValueConfig, ttlName string) (jetstream.KeyValue, error) {
 	kv, err := f.js.KeyValue(ctx, want.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = f.js.CreateKeyValue(ctx, want)
@@ -152,7 +166,7 @@ func (f *Fleet) ensureKV(ctx context.Context) (jetstream.KeyValue, error) {
 		return nil, fmt.Errorf("nats kv bucket %s: %w", want.Bucket, err)
 	}
 	var c settingsCheck
-	c.want("dedup_window (ttl)", st.TTL(), want.TTL)
+	c.want(ttlName, st.TTL(), want.TTL)
 	if st.LimitMarkerTTL() <= 0 {
 		c.want("limit_marker_ttl (per-key ttl)", st.LimitMarkerTTL(), want.LimitMarkerTTL)
 	}

@@ -33,8 +33,13 @@ type bindingSite struct {
 }
 
 func newBindingSite(t *testing.T, extra string) *bindingSite {
+	return bindingSiteOn(t, newPlatform(t), startShop(t), extra)
+}
+
+// bindingSiteOn is a bindingSite in front of shop, delivering to plat.
+func bindingSiteOn(t *testing.T, plat *fake.Platform, shop, extra string) *bindingSite {
 	dir := t.TempDir()
-	s := &bindingSite{t: t, dir: dir, admin: fake.FreePort(), port: fake.FreePort(), plat: newPlatform(t), shop: startShop(t), extra: extra,
+	s := &bindingSite{t: t, dir: dir, admin: fake.FreePort(), port: fake.FreePort(), plat: plat, shop: shop, extra: extra,
 		file: filepath.Join(dir, "sales.jsonl"), storage: filepath.Join(dir, "st")}
 	s.proc = startCaddy(t, dir, s.admin, s.caddyfile())
 	return s
