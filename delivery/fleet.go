@@ -289,7 +289,11 @@ func (f *Fleet) setup(ctx context.Context) error {
 	if f.consume == nil {
 		cc, err := cons.Consume(f.dispatch,
 			jetstream.PullMaxMessages(cap(f.slots)),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
+					f.consumeEnded(cc, err)
+					return
+				}
 				f.log().Debug("nats consumer", zap.Error(err))
 			}))
 		if err != nil {
@@ -305,6 +309,25 @@ func (f *Fleet) setup(ctx context.Context) error {
 		go f.onReady()
 	}
 	return nil
+}
+
+// consumeEnded handles a pull the client ended for good: the server said
+// the consumer is gone (as one may while a restarted cluster recovers, or
+// after an operator deleted it). The node sets up again, recreating the
+// consumer if it is really gone, rather than stay ready with nothing
+// pulling; until then captures are spooled.
+func (f *Fleet) consumeEnded(cc jetstream.ConsumeContext, err error) {
+	f.mu.Lock()
+	ended := f.consume == cc
+	if ended {
+		f.consume = nil
+		f.ready.Store(false)
+	}
+	f.mu.Unlock()
+	if ended && !f.stopping.Load() {
+		f.log().Warn("nats consumer ended; setting up again", zap.Error(err))
+		f.kickSetup()
+	}
 }
 
 // Stop stops consuming, gives in-flight sends the shutdown timeout, hands
