@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -85,6 +86,11 @@ func (a *App) later(write func()) {
 	go func() {
 		defer commitsInFlight.done()
 		defer a.run.pending.done()
+		// A goroutine started by the handler runs next on its thread,
+		// ahead of the server's writer that finishes the response (the
+		// HTTP/2 stream's end, the last chunk): yielding once lets the
+		// response go out first.
+		runtime.Gosched()
 		write()
 	}()
 }
