@@ -14,7 +14,7 @@ import (
 // (claim and publish, waiting for the ack), and the sales per second
 // delivered end to end, captured on both nodes at once.
 func (b *bench) fleet() []row {
-	fmt.Fprintln(os.Stderr, "6. fleet: two nodes on a three-server NATS cluster")
+	fmt.Fprintln(os.Stderr, "fleet: two nodes on a three-server NATS cluster")
 	env := &benchEnv{}
 	defer env.cleanup()
 	cluster := natstest.StartCluster(env)
@@ -53,8 +53,8 @@ func (b *bench) fleet() []row {
 	rate := float64(accepted) / took.Seconds()
 	fmt.Fprintf(os.Stderr, "  captured %d on two nodes, %d delivered in %s\n", captured, accepted, took.Round(time.Millisecond))
 	return []row{
-		{"6. fleet: capture route vs bare (one node of two, NATS commit)", fmt.Sprintf("%.2f (%.0f/s vs %.0f/s)", ratio, mod.rps, bare.rps), ratio >= 0.5},
-		{"6. fleet: sales/s delivered end to end (two nodes)", fmt.Sprintf("%.0f/s (%d of %d captured)", rate, accepted, captured), accepted == captured},
+		{"fleet: capture route vs bare (one node of two, NATS commit)", fmt.Sprintf("%.2f (%.0f/s vs %.0f/s)", ratio, mod.rps, bare.rps), ratio >= 0.5},
+		{"fleet: sales/s delivered end to end (two nodes)", fmt.Sprintf("%.0f/s (%d of %d captured)", rate, accepted, captured), accepted == captured},
 	}
 }
 
