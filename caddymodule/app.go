@@ -363,6 +363,9 @@ func (a *App) checkPlatformSink(apiKey string) error {
 	if !a.sendsHTTP() {
 		return nil
 	}
+	if a.platform.Name != "generic" && apiKey == "" && a.APIKey != "" {
+		return fmt.Errorf("api_key %s is empty: set it in Caddy's environment (platform %s sends to its API, which needs a key)", a.APIKey, a.platform.Name)
+	}
 	if a.platform.Name != "generic" && apiKey == "" {
 		return fmt.Errorf("platform %s sends to its API, which needs api_key (or name platform generic for a receiver of your own)", a.platform.Name)
 	}

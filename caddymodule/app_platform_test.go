@@ -27,11 +27,12 @@ func provisionApp(t *testing.T, a *App) error {
 }
 
 // A key from an environment variable that is not set is no key: a hosted
-// platform would answer 401 to every event, so validate refuses it.
+// platform would answer 401 to every event, so validate refuses it, naming
+// the placeholder that came out empty.
 func TestUnsetAPIKeyVariableFailsValidate(t *testing.T) {
 	err := provisionApp(t, &App{APIKey: "{env.SALETRACK_TEST_UNSET_KEY}"})
-	if err == nil || !strings.Contains(err.Error(), "needs api_key") {
-		t.Fatalf("validate: %v, want the missing key named", err)
+	if err == nil || !strings.Contains(err.Error(), "api_key {env.SALETRACK_TEST_UNSET_KEY} is empty: set it in Caddy's environment") {
+		t.Fatalf("validate: %v, want the empty variable named", err)
 	}
 }
 
