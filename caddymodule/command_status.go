@@ -52,7 +52,7 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	origin := "http://" + lis.Addr().String()
-	srv := &http.Server{Handler: &statusProxy{adminAddr: adminAddr, origin: origin}, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: newStatusProxy(adminAddr, lis.Addr()), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -88,7 +88,21 @@ func listenLoopback(addr string) (net.Listener, error) {
 // must be addressed to it (no DNS rebinding) and come from its own page.
 type statusProxy struct {
 	adminAddr string
-	origin    string // http://host:port of this server
+	// origins are the addresses the server answers to, as origins:
+	// http://host:port for the loopback address it listens on and, on the
+	// same port, the names a person types for it (localhost, 127.0.0.1).
+	origins map[string]bool
+}
+
+// newStatusProxy is the proxy of a server listening on addr.
+func newStatusProxy(adminAddr string, addr net.Addr) *statusProxy {
+	listened := addr.String()
+	_, port, _ := net.SplitHostPort(listened)
+	origins := map[string]bool{"http://" + listened: true}
+	for _, name := range []string{"localhost", "127.0.0.1"} {
+		origins["http://"+net.JoinHostPort(name, port)] = true
+	}
+	return &statusProxy{adminAddr: adminAddr, origins: origins}
 }
 
 // statusProxyRoutes are the admin routes the page uses, by method.
@@ -101,11 +115,12 @@ var statusProxyRoutes = map[string]string{
 }
 
 func (p *statusProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if "http://"+r.Host != p.origin {
-		http.Error(w, "this page answers to "+p.origin+" only", http.StatusForbidden)
+	self := "http://" + r.Host
+	if !p.origins[self] {
+		http.Error(w, "this page answers to its loopback address only", http.StatusForbidden)
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != p.origin {
+	if o := r.Header.Get("Origin"); o != "" && o != self {
 		http.Error(w, "requests from other sites are refused", http.StatusForbidden)
 		return
 	}
@@ -113,7 +128,7 @@ func (p *statusProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "requests from other sites are refused", http.StatusForbidden)
 		return
 	}
-	if r.URL.Path == "/" {
+	if r.URL.Path == "/" || r.URL.Path == "/sale_track" {
 		http.Redirect(w, r, "/sale_track/", http.StatusFound)
 		return
 	}
