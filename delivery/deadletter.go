@@ -100,9 +100,11 @@ func (o *Outbox) bury(seq uint64, due []byte, reason string, f failure, at time.
 		return dead.Put(seqKey(id), value)
 	})
 	if found && err == nil {
+		// dead last: whoever sees the dead letter counted (a test, the
+		// status page) sees the other counts already moved.
+		o.deadLettered.Add(1)
 		o.queued.Add(-1)
 		o.dead.Add(1)
-		o.deadLettered.Add(1)
 	}
 	return err
 }
