@@ -289,6 +289,7 @@ func (f *Fleet) setup(ctx context.Context) error {
 	if f.consume == nil {
 		cc, err := cons.Consume(f.dispatch,
 			jetstream.PullMaxMessages(cap(f.slots)),
+			jetstream.PullExpiry(consumePullExpiry),
 			jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
 				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
 					f.consumeEnded(cc, err)
@@ -310,6 +311,12 @@ func (f *Fleet) setup(ctx context.Context) error {
 	}
 	return nil
 }
+
+// consumePullExpiry is how long one pull request waits on the server. The
+// client notices a pull the server lost (a restarted cluster drops the
+// ones it held) after two missed heartbeats, each half of this: with
+// nats.go's default of 30s, delivery resumed up to 30s after NATS was back.
+const consumePullExpiry = 5 * time.Second
 
 // consumeEnded handles a pull the client ended for good: the server said
 // the consumer is gone (as one may while a restarted cluster recovers, or
