@@ -237,5 +237,20 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 	return v, nil
 }
 
+// checkedArg reads an option's one argument and checks it by rule on its
+// line; a value holding a placeholder is checked by Validate once resolved.
+func checkedArg(d *caddyfile.Dispenser, rule func(string) error) (string, error) {
+	v, err := oneArg(d)
+	if err != nil {
+		return "", err
+	}
+	if rule != nil && !hasPlaceholder(v) {
+		if err := rule(v); err != nil {
+			return "", d.WrapErr(err)
+		}
+	}
+	return v, nil
+}
+
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -69,6 +69,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"api_key": &a.APIKey, "signing_secret": &a.SigningSecret,
 		"file": &a.File, "storage_dir": &a.StorageDir,
 	}
+	strRules := map[string]func(string) error{"api_key": checkAPIKey, "signing_secret": checkSigningSecret}
 	urls := map[string]*string{}
 	for _, o := range a.urlOptions() {
 		urls[o.name] = o.value
@@ -85,30 +86,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		sub := d.Val()
 		switch {
 		case strs[sub] != nil:
-			v, err := oneArg(d)
+			v, err := checkedArg(d, strRules[sub])
 			if err != nil {
 				return err
-			}
-			if sub == "api_key" && !hasPlaceholder(v) {
-				if err := checkAPIKey(v); err != nil {
-					return d.WrapErr(err)
-				}
-			}
-			if sub == "signing_secret" && !hasPlaceholder(v) {
-				if err := checkSigningSecret(v); err != nil {
-					return d.WrapErr(err)
-				}
 			}
 			*strs[sub] = v
 		case urls[sub] != nil:
-			v, err := oneArg(d)
+			v, err := checkedArg(d, func(v string) error { return checkURLOption(sub, v) })
 			if err != nil {
 				return err
-			}
-			if !hasPlaceholder(v) {
-				if err := checkURLOption(sub, v); err != nil {
-					return d.WrapErr(err)
-				}
 			}
 			*urls[sub] = v
 		case durations[sub] != nil:

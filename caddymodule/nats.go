@@ -216,14 +216,13 @@ func (a *App) unmarshalNATS(d *caddyfile.Dispenser) error {
 		sub := d.Val()
 		switch {
 		case strs[sub] != nil:
-			v, err := oneArg(d)
+			var rule func(string) error
+			if sub == "url" {
+				rule = checkNATSURL
+			}
+			v, err := checkedArg(d, rule)
 			if err != nil {
 				return err
-			}
-			if sub == "url" && !hasPlaceholder(v) {
-				if err := checkNATSURL(v); err != nil {
-					return d.WrapErr(err)
-				}
 			}
 			*strs[sub] = v
 		case names[sub] != nil:
