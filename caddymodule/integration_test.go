@@ -119,20 +119,11 @@ func startCaddy(t *testing.T, shopAddr, endpoint string, storage string) *caddyt
 	}`, siteURL, fake.OrderSaleTrack("route checkout"), shopAddr))
 }
 
+// checkout posts to the in-process site with a click cookie.
 func checkout(t *testing.T, tester *caddytest.Tester, path string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, siteURL+path, nil)
-	req.Header.Set("Cookie", "clickId=cl_42")
-	resp, err := tester.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	resp, body := doWithCookies(t, tester, http.MethodPost, path, "clickId=cl_42")
+	return resp, []byte(body)
 }
 
 func TestCaptureEndToEndInProcess(t *testing.T) {
