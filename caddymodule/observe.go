@@ -42,9 +42,11 @@ func record(e outcomeEntry, usd *currency.Amount) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	recent.add(e)
 	figures.add(e, usd)
 	noSales.see(e, saleTrackLog)
+	// The log last: whoever sees the outcome listed (a follower, a test)
+	// sees the figures and the watch already moved by it.
+	recent.add(e)
 }
 
 func saleTrackLog() *zap.Logger { return caddy.Log().Named("sale_track") }

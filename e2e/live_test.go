@@ -212,7 +212,25 @@ func TestNoSaleWarning(t *testing.T) {
 			}
 		}
 	}
+	// A browser's response is out before its outcome is recorded: wait
+	// until the log lists them all before reading the WARNs.
+	recorded := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var log struct{ Recent []outcome }
+			proc.adminJSON(http.MethodGet, fmt.Sprintf("/sale_track/recent?limit=%d", n), &log)
+			if len(log.Recent) == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the live log lists %d outcomes, want %d", len(log.Recent), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	pending(0, 19)
+	recorded(19)
 	if strings.Contains(proc.logs.String(), warning) {
 		t.Fatal("warned before 20 responses")
 	}
@@ -225,6 +243,7 @@ func TestNoSaleWarning(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	pending(20, 40)
+	recorded(60)
 	var lines []string
 	for _, line := range strings.Split(proc.logs.String(), "\n") {
 		if strings.Contains(line, warning) {
