@@ -29,9 +29,7 @@ func TestClusterSurvivesOneNode(t *testing.T) {
 	if c.Nodes[2].Running() {
 		t.Fatal("node still running after Shutdown")
 	}
-	if _, err := js.Publish(ctx, "t.a", []byte("x")); err != nil {
-		t.Fatalf("publish with one node down: %v", err)
-	}
+	publishOnce(t, js, ctx)
 	c.Nodes[2].Restart(t)
 	if c.Nodes[2].URL() != url {
 		t.Fatalf("restarted on %s, was %s", c.Nodes[2].URL(), url)
@@ -47,6 +45,25 @@ func TestClusterSurvivesOneNode(t *testing.T) {
 	}
 	if n := info.CachedInfo().State.Msgs; n != 1 {
 		t.Fatalf("stream holds %d messages, want 1", n)
+	}
+}
+
+// publishOnce publishes one message, trying again while the survivors
+// elect a new leader: a publish that reaches a stream without a leader
+// gets no answer at all, so each try has its own short deadline, and the
+// message id makes a try that did land count once.
+func publishOnce(t *testing.T, js jetstream.JetStream, ctx context.Context) {
+	t.Helper()
+	for {
+		try, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.Publish(try, "t.a", []byte("x"), jetstream.WithMsgID("only"))
+		cancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("publish with one node down: %v", err)
+		}
 	}
 }
 
