@@ -61,29 +61,33 @@ func countFilled(ev *sale.Event) {
 }
 
 // bindRefsLater records a checkout's references after its response, off
-// the browser's path. A record that cannot be written costs the webhook
-// its click, never the response; failed, when not nil, is then called, so
-// that a caller skipping pairs it recorded tries this one again.
+// the browser's path; see bindRefs.
 func (a *App) bindRefsLater(got sale.RefCapture, failed func()) {
-	a.later(func() {
-		err := errNoPipeline
-		if d := a.currentPipeline(); d != nil {
-			err = d.binding().BindRefs(got.Refs, got.Click, got.Customer)
-		}
-		if err == nil {
-			return
-		}
-		level := zapcore.WarnLevel
-		if errors.Is(err, delivery.ErrStorageFull) && !refusedForRoom.due(time.Now()) {
-			level = zapcore.DebugLevel
-		}
-		if ce := a.logger.Check(level, "a checkout reference could not be recorded; its webhook sale may lack the click"); ce != nil {
-			ce.Write(zap.Strings("references", got.Refs), zap.Error(err))
-		}
-		if failed != nil {
-			failed()
-		}
-	})
+	a.later(func() { a.bindRefs(got, failed) })
+}
+
+// bindRefs records a checkout's references. A record that cannot be
+// written costs the webhook its click, never the response; failed, when
+// not nil, is then called, so that a caller skipping pairs it recorded
+// tries this one again.
+func (a *App) bindRefs(got sale.RefCapture, failed func()) {
+	err := errNoPipeline
+	if d := a.currentPipeline(); d != nil {
+		err = d.binding().BindRefs(got.Refs, got.Click, got.Customer)
+	}
+	if err == nil {
+		return
+	}
+	level := zapcore.WarnLevel
+	if errors.Is(err, delivery.ErrStorageFull) && !refusedForRoom.due(time.Now()) {
+		level = zapcore.DebugLevel
+	}
+	if ce := a.logger.Check(level, "a checkout reference could not be recorded; its webhook sale may lack the click"); ce != nil {
+		ce.Write(zap.Strings("references", got.Refs), zap.Error(err))
+	}
+	if failed != nil {
+		failed()
+	}
 }
 
 // refusedForRoom paces the WARN of references refused because the file

@@ -59,9 +59,12 @@ type CheckoutRef struct {
 	// decoding. Default: 1048576 (1 MiB).
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	spec   *sale.RefSpec
-	app    *App
-	logger *zap.Logger
+	spec *sale.RefSpec
+	// placeholders are those the spec reads, resolved before the
+	// response is read.
+	placeholders []string
+	app          *App
+	logger       *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -84,6 +87,7 @@ func (c *CheckoutRef) Provision(ctx caddy.Context) error {
 	if c.spec, err = c.buildSpec(c.app.platform.ClickCookie); err != nil {
 		return err
 	}
+	c.placeholders = c.spec.Placeholders()
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
 	}
@@ -134,23 +138,39 @@ func (c *CheckoutRef) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if !statusIn(c.Status, status) {
 		return nil
 	}
+	// Read after the response, as sale_track reads a browser's, with what
+	// is needed of the request taken now.
+	buf := tw.takeBody()
+	encoding := tw.Header().Get("Content-Encoding")
+	resolve := sale.Snapshot(c.placeholders, requestResolver(r))
+	path := r.URL.Path
+	c.app.later(func() {
+		defer putBuffer(buf)
+		c.record(buf.Bytes(), encoding, resolve, path)
+	})
+	return nil
+}
+
+// record reads a checkout response's references and binds them to its
+// click and customer. A body that cannot be decoded yields what the
+// placeholders do (a redirect's Location).
+func (c *CheckoutRef) record(raw []byte, encoding string, resolve sale.Resolver, path string) {
 	var body []byte
-	if tw.capturing && !tw.overflow {
-		decoded, release, err := decodeBody(tw.Header().Get("Content-Encoding"), tw.body(), c.MaxBody)
+	if len(raw) > 0 {
+		decoded, release, err := decodeBody(encoding, raw, c.MaxBody)
 		if err == nil {
 			defer release()
 			body = decoded
 		}
 	}
-	got := c.spec.Read(body, requestResolver(r))
+	got := c.spec.Read(body, resolve)
 	if len(got.Refs) == 0 || (got.Click == "" && got.Customer == "") {
 		c.logger.Debug("checkout response without a reference, or a browser without a click or customer: nothing recorded",
 			zap.Int("references", len(got.Refs)), zap.Bool("click", got.Click != ""), zap.Bool("customer", got.Customer != ""),
-			zap.String("path", r.URL.Path))
-		return nil
+			zap.String("path", path))
+		return
 	}
-	c.app.bindRefsLater(got, nil)
-	return nil
+	c.app.bindRefs(got, nil)
 }
 
 // wantsResponse copies a JSON answer with a matching status.

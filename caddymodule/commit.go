@@ -70,28 +70,27 @@ func (a *App) commit(ev *sale.Event) string {
 	return outcomeCaptured
 }
 
-// commitLater commits ev in the background, for a response that must not
-// wait for the disk. The app's Stop waits for its commits, and so does the
-// process's exit: a request still draining when the sale_track app stops
-// commits after it did, straight into the outbox file.
-func (a *App) commitLater(ev *sale.Event) {
-	a.later(func() { a.commit(ev) })
-}
-
-// later runs a write after the response, counted among the commits the
-// app's Stop and the process's exit wait for.
-func (a *App) later(write func()) {
+// later runs work after a response, off its path, counted among the
+// commits the app's Stop and the process's exit wait for. A panic in it
+// is logged, never allowed to end the process.
+func (a *App) later(work func()) {
 	a.run.pending.add()
 	commitsInFlight.add()
 	go func() {
 		defer commitsInFlight.done()
 		defer a.run.pending.done()
+		defer func() {
+			if p := recover(); p != nil {
+				a.logger.Error("background work failed; Caddy goes on, but what it was doing is lost: please report this",
+					zap.Any("panic", p), zap.Stack("stack"))
+			}
+		}()
 		// A goroutine started by the handler runs next on its thread,
 		// ahead of the server's writer that finishes the response (the
 		// HTTP/2 stream's end, the last chunk): yielding once lets the
 		// response go out first.
 		runtime.Gosched()
-		write()
+		work()
 	}()
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/saletrack/caddy-saletrack/sale"
 )
@@ -199,5 +201,109 @@ func TestTeeWriterHold(t *testing.T) {
 	tw.release()
 	if big.Body.Len() != 80<<10 {
 		t.Fatalf("release wrote again: %d bytes", big.Body.Len())
+	}
+}
+
+// A browser's response ends before its body is read for the sale: here
+// the reading cannot finish (the binding lookup is held), and the handler
+// has long returned. The request's variables wait for the reading, and
+// then say what it found.
+func TestBrowserResponseEndsBeforeItIsRead(t *testing.T) {
+	app := newTestApp(t)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := newTimingHandler(t, app, "response")
+	reading, release := make(chan struct{}), make(chan struct{})
+	h.fill = func(*sale.Event) { close(reading); <-release }
+	body := `{"order":{"id":"inv_read_later","total":12.5,"customer":"u1"}}`
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, err := io.WriteString(w, body)
+		return err
+	})
+	r := timingRequest("")
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := h.ServeHTTP(newWatchedWriter(), r, next); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("the browser's response waited for its body to be read")
+	}
+	<-reading
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	status := make(chan string)
+	go func() {
+		status <- repl.ReplaceAll("{http.vars.sale_track.status} {http.vars.sale_track.invoice_id}", "")
+	}()
+	close(release)
+	if got := <-status; got != "captured inv_read_later" {
+		t.Fatalf("variables say %q, want the sale read", got)
+	}
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !committed(t, app, "inv_read_later") {
+		t.Fatal("the sale never reached the outbox")
+	}
+}
+
+// A panic while reading a body after its response is logged and counted,
+// and ends nothing but that reading: the process, the app and the next
+// sale go on.
+func TestPanicAfterTheResponseIsContained(t *testing.T) {
+	app := newTestApp(t)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Stop() })
+	core, logs := observer.New(zapcore.WarnLevel)
+	app.logger = zap.New(core)
+	h := newTimingHandler(t, app, "response")
+	h.logger = app.logger
+	panics := true
+	h.fill = func(*sale.Event) {
+		if panics {
+			panic("filler broke")
+		}
+	}
+	serve := func(invoice string) {
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", "application/json")
+			_, err := io.WriteString(w, `{"order":{"id":"`+invoice+`","total":3,"customer":"u1"}}`)
+			return err
+		})
+		if err := h.ServeHTTP(newWatchedWriter(), timingRequest(""), next); err != nil {
+			t.Fatal(err)
+		}
+		if n := app.run.pending.wait(10 * time.Second); n > 0 {
+			t.Fatalf("%d readings still running", n)
+		}
+	}
+	before := counterValue(t, skippedTotal.WithLabelValues("timing", "sale", "panic"))
+	serve("inv_panics")
+	if got := counterValue(t, skippedTotal.WithLabelValues("timing", "sale", "panic")); got != before+1 {
+		t.Errorf("skipped_total{reason=panic} = %v, want %v", got, before+1)
+	}
+	if n := logs.FilterMessage("response not inspected, no sale").FilterField(zap.String("reason", "panic")).Len(); n != 1 {
+		t.Errorf("%d WARNs naming the route's lost reading, want 1", n)
+	}
+	errs := logs.FilterLevelExact(zapcore.ErrorLevel).All()
+	if len(errs) != 1 || !strings.Contains(errs[0].ContextMap()["stack"].(string), "TestPanicAfterTheResponseIsContained") {
+		t.Fatalf("ERROR lines %v, want one with the stack of the panic", errs)
+	}
+	panics = false
+	serve("inv_after_panic")
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !committed(t, app, "inv_after_panic") {
+		t.Fatal("the next sale never reached the outbox")
 	}
 }

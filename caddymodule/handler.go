@@ -130,11 +130,14 @@ type Handler struct {
 	// kind is sale.KindLead for lead_track; empty for sale_track.
 	kind string
 
-	spec   *sale.Spec
-	fill   sale.Filler                 // h.bindingFiller, bound once
-	wants  func(int, http.Header) bool // h.wantsResponse, bound once
-	app    *App
-	logger *zap.Logger
+	spec *sale.Spec
+	fill sale.Filler // h.bindingFiller, bound once
+	// placeholders are those the spec reads, resolved before a body is
+	// read after its response.
+	placeholders []string
+	wants        func(int, http.Header) bool // h.wantsResponse, bound once
+	app          *App
+	logger       *zap.Logger
 }
 
 // fieldSources maps each sale field to the config field that lists its
@@ -196,6 +199,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.spec = spec
 	h.fill = h.bindingFiller()
+	h.placeholders = spec.Placeholders()
 	h.wants = h.wantsResponse
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -292,13 +296,48 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		h.logger.Debug("upstream failed, no sale", zap.String("route", h.Route), zap.Error(err))
 		return err
 	}
+	if seen == nil && h.readsLater(tw) {
+		h.readLater(tw, r)
+		return nil
+	}
 	v := h.afterUpstream(tw, reqCopy, r, seen != nil)
 	if seen != nil {
 		*seen = v
 		return nil
 	}
-	h.act(r, v)
+	h.act(exchange{path: r.URL.Path, vars: requestVars{r}}, v)
 	return nil
+}
+
+// readsLater reports whether the exchange is a browser's response copied
+// whole, whose body is read after the response (see readLater).
+func (h *Handler) readsLater(tw *teeWriter) bool {
+	return !h.spec.FromRequest && tw.capturing && !tw.overflow
+}
+
+// readLater reads a browser's response for its sale after the response
+// has ended. The browser never retries, so nothing it could wait for
+// would protect the sale, while over HTTP/2 and chunked HTTP/1.1 the
+// response ends only when the handler returns. What the reading needs of
+// the request is taken now, while it may still be touched: the copied
+// body, its encoding, its path and its placeholders' values.
+func (h *Handler) readLater(tw *teeWriter, r *http.Request) {
+	buf := tw.takeBody()
+	encoding := tw.Header().Get("Content-Encoding")
+	resolve := sale.Snapshot(h.placeholders, requestResolver(r))
+	vars := newLateVars(r)
+	x := exchange{path: r.URL.Path, vars: vars}
+	h.app.later(func() {
+		defer vars.settle()
+		defer putBuffer(buf)
+		defer func() {
+			if p := recover(); p != nil {
+				h.skip(x, "panic", fmt.Sprint(p))
+				panic(p) // later logs it, with where it happened
+			}
+		}()
+		h.act(x, h.read(buf.Bytes(), encoding, resolve, false))
+	})
 }
 
 // wantsResponse reports whether a response may carry a sale and so is worth
@@ -355,6 +394,11 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 		}
 		raw, encoding = tw.body(), tw.Header().Get("Content-Encoding")
 	}
+	return h.read(raw, encoding, requestResolver(r), explain)
+}
+
+// read decodes a copied body and reads it.
+func (h *Handler) read(raw []byte, encoding string, resolve sale.Resolver, explain bool) verdict {
 	body, release, err := decodeBody(encoding, raw, h.MaxBody)
 	if err != nil {
 		reason := "decode"
@@ -364,7 +408,7 @@ func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Reques
 		return skipped(reason, err.Error())
 	}
 	defer release()
-	return h.extract(r, body, explain)
+	return h.extract(body, resolve, explain)
 }
 
 // requestResolver resolves placeholders with the request's replacer.
@@ -378,12 +422,10 @@ func requestResolver(r *http.Request) sale.Resolver {
 	}
 }
 
-// extract reads the decoded body with the request's placeholders resolved
-// to plain values, and fills a missing customer or click from the binding.
-// An explained extraction (`caddy sale-track try`) leaves the binding out:
-// it opens no storage.
-func (h *Handler) extract(r *http.Request, body []byte, explain bool) verdict {
-	resolve := requestResolver(r)
+// extract reads the decoded body, and fills a missing customer or click
+// from the binding. An explained extraction (`caddy sale-track try`)
+// leaves the binding out: it opens no storage.
+func (h *Handler) extract(body []byte, resolve sale.Resolver, explain bool) verdict {
 	fill := h.fill
 	if explain {
 		fill = nil
@@ -400,34 +442,22 @@ func (h *Handler) extract(r *http.Request, body []byte, explain bool) verdict {
 // other log lines name the request by its path, never its query, which can
 // carry an email or a token (a verification link); the access log has the
 // rest.
-func (h *Handler) skip(r *http.Request, reason, detail string) {
-	setSaleVars(r, "skipped", "", "")
+func (h *Handler) skip(x exchange, reason, detail string) {
+	x.vars.set("skipped", "", "")
 	metricSkipped(h.Route, h.kind, reason)
 	h.observe(outcomeSkipped, reason, reason+": "+detail, "")
 	h.logger.Warn("response not inspected, no sale",
 		zap.String("route", h.Route),
 		zap.String("reason", reason),
 		zap.String("detail", detail),
-		zap.String("path", r.URL.Path))
+		zap.String("path", x.path))
 }
 
-// setSaleVars exposes the outcome to access logs and later handlers as
-// {http.vars.sale_track.status}, {http.vars.sale_track.invoice_id} and
-// {http.vars.sale_track.event_id}.
-func setSaleVars(r *http.Request, status, invoiceID, eventID string) {
-	caddyhttp.SetVar(r.Context(), "sale_track.status", status)
-	if invoiceID != "" {
-		caddyhttp.SetVar(r.Context(), "sale_track.invoice_id", invoiceID)
-	}
-	if eventID != "" {
-		caddyhttp.SetVar(r.Context(), "sale_track.event_id", eventID)
-	}
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-		extra.Add(zap.String("sale_track", status))
-		if eventID != "" {
-			extra.Add(zap.String("sale_event_id", eventID))
-		}
-	}
+// exchange is what acting on a verdict needs of its request: its path, for
+// the log lines, and where its outcome goes.
+type exchange struct {
+	path string
+	vars saleVars
 }
 
 // isUpgrade spots a protocol upgrade (WebSocket): the connection is

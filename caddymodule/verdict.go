@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"errors"
-	"net/http"
 
 	"go.uber.org/zap"
 
@@ -87,22 +86,22 @@ func (h *Handler) judge(ev *sale.Event, err error) verdict {
 
 // act does what the verdict calls for: count and log what was not a
 // sale, commit what was.
-func (h *Handler) act(r *http.Request, v verdict) {
+func (h *Handler) act(x exchange, v verdict) {
 	switch v.kind {
 	case verdictPassed, verdictNotCandidate:
 	case verdictNotAccepted:
 		h.logger.Debug("webhook not accepted by the shop, no sale", zap.String("route", h.Route), zap.Int("status", v.status))
 	case verdictSkipped:
-		h.skip(r, v.reason, v.detail)
+		h.skip(x, v.reason, v.detail)
 	case verdictNotSale:
-		setSaleVars(r, "not_sale", "", "")
+		x.vars.set("not_sale", "", "")
 		metricSkipped(h.Route, h.kind, v.reason)
 		h.observe(outcomeNotSale, v.reason, v.notSale.Error(), "")
 		h.logger.Debug("not a sale: condition not met", zap.String("route", h.Route), zap.String("condition", v.notSale.Condition),
-			zap.String("reason", v.reason), zap.String("path", r.URL.Path))
+			zap.String("reason", v.reason), zap.String("path", x.path))
 	case verdictRejected:
 		rejected := v.rejected
-		setSaleVars(r, "rejected", rejected.InvoiceID, "")
+		x.vars.set("rejected", rejected.InvoiceID, "")
 		metricRejected(h.Route, h.kind, rejected.Field)
 		h.observe(outcomeRejected, rejected.Field, rejected.Error(), rejected.InvoiceID)
 		// The provider's object id names the payment in its dashboard,
@@ -113,15 +112,15 @@ func (h *Handler) act(r *http.Request, v verdict) {
 			zap.String("reason", rejected.Reason),
 			zap.String("invoice_id", rejected.InvoiceID),
 			zap.String("object", rejected.Object),
-			zap.String("path", r.URL.Path))
+			zap.String("path", x.path))
 	case verdictNoClick, verdictCaptured:
-		h.commitEvent(r, v)
+		h.commitEvent(x, v)
 	}
 }
 
 // commitEvent logs the event's repairs and commits it, unless it is a lead
 // without a click.
-func (h *Handler) commitEvent(r *http.Request, v verdict) {
+func (h *Handler) commitEvent(x exchange, v verdict) {
 	ev := v.ev
 	for _, repair := range ev.Repairs {
 		metricRepaired(h.Route, h.kind, string(repair.Field))
@@ -130,24 +129,26 @@ func (h *Handler) commitEvent(r *http.Request, v verdict) {
 			zap.String("field", string(repair.Field)),
 			zap.String("reason", repair.Reason),
 			zap.String("invoice_id", ev.InvoiceID),
-			zap.String("path", r.URL.Path))
+			zap.String("path", x.path))
 	}
 	if v.kind == verdictNoClick {
-		setSaleVars(r, "skipped", "", "")
+		x.vars.set("skipped", "", "")
 		metricSkipped(h.Route, h.kind, v.reason)
 		h.observe(outcomeSkipped, v.reason, "no_click: a lead without a click is not attributable", "")
-		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", r.URL.Path))
+		h.logger.Debug("lead without a click: not attributable", zap.String("route", h.Route), zap.String("path", x.path))
 		return
 	}
 	if h.spec.FromRequest {
 		// The provider retries until it gets a 2xx, and its 2xx is held
 		// until this returns: a crash before the commit makes it retry.
-		setSaleVars(r, h.app.commit(ev), ev.InvoiceID, ev.ID)
+		x.vars.set(h.app.commit(ev), ev.InvoiceID, ev.ID)
 		return
 	}
-	// A browser never retries, so holding its response would protect
-	// nothing: it completes now, and the commit follows at once, off its
-	// path. A duplicate found by the commit is counted and logged there.
-	setSaleVars(r, outcomeCaptured, ev.InvoiceID, ev.ID)
-	h.app.commitLater(ev)
+	// A browser's response has already ended (readLater): its outcome is
+	// that the sale was read, and the commit follows at once. A duplicate
+	// or a failure found by the commit is counted and logged there; waiting
+	// for it would make an access log that shows the outcome wait for the
+	// disk.
+	x.vars.set(outcomeCaptured, ev.InvoiceID, ev.ID)
+	h.app.commit(ev)
 }

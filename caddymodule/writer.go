@@ -188,6 +188,17 @@ func (w *teeWriter) body() []byte {
 	return w.buf.Bytes()
 }
 
+// takeBody hands the copy's buffer over to the caller, who returns it
+// with putBuffer; it is empty when nothing was copied.
+func (w *teeWriter) takeBody() *bytes.Buffer {
+	buf := w.buf
+	w.buf = nil
+	if buf == nil || !w.capturing || w.overflow {
+		return bufferPool.Get().(*bytes.Buffer)
+	}
+	return buf
+}
+
 func (w *teeWriter) releaseBuffer() {
 	if w.buf == nil {
 		return

@@ -160,6 +160,8 @@ func TestPlatformOutageThenRecovery(t *testing.T) {
 	proc := startCaddy(t, dir, admin, config(admin, port, startShop(t), endpoint(plat), filepath.Join(dir, "st"), ""))
 
 	ids := checkoutMany(t, port, "inv_outage", 50)
+	// A browser's sale is committed just after its response.
+	waitEnqueued(t, proc, len(ids))
 	var stats []struct {
 		Queued int64 `json:"queued"`
 	}
