@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -140,12 +142,16 @@ func (c *CheckoutRef) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	}
 	// Read after the response, as sale_track reads a browser's, with what
 	// is needed of the request taken now.
+	overflow := tw.capturing && tw.overflow
 	buf := tw.takeBody()
 	encoding := tw.Header().Get("Content-Encoding")
 	resolve := sale.Snapshot(c.placeholders, requestResolver(r))
 	path := r.URL.Path
 	c.app.later(func() {
 		defer putBuffer(buf)
+		if overflow {
+			c.unread(path, errTooLarge)
+		}
 		c.record(buf.Bytes(), encoding, resolve, path)
 	})
 	return nil
@@ -158,7 +164,9 @@ func (c *CheckoutRef) record(raw []byte, encoding string, resolve sale.Resolver,
 	var body []byte
 	if len(raw) > 0 {
 		decoded, release, err := decodeBody(encoding, raw, c.MaxBody)
-		if err == nil {
+		if err != nil {
+			c.unread(path, err)
+		} else {
 			defer release()
 			body = decoded
 		}
@@ -172,6 +180,26 @@ func (c *CheckoutRef) record(raw []byte, encoding string, resolve sale.Resolver,
 	}
 	c.app.bindRefs(got, nil)
 }
+
+// unread says that a checkout answer's body could not be read, so only
+// its placeholders (a Location) gave references: a webhook sale of that
+// checkout may lack its click. Once a minute at most, since every
+// checkout on the route would say it again.
+func (c *CheckoutRef) unread(path string, err error) {
+	if !checkoutUnread.due(time.Now()) {
+		c.logger.Debug("checkout answer not read", zap.String("path", path), zap.Error(err))
+		return
+	}
+	hint := ""
+	if errors.Is(err, errTooLarge) {
+		hint = "; raise max_body"
+	}
+	c.logger.Warn("checkout answer not read: its references are not recorded"+hint,
+		zap.String("path", path), zap.Int64("max_body", c.MaxBody), zap.Error(err))
+}
+
+// checkoutUnread paces unread's WARN.
+var checkoutUnread warnPace
 
 // wantsResponse copies a JSON answer with a matching status.
 func (c *CheckoutRef) wantsResponse(status int, header http.Header) bool {

@@ -1,9 +1,17 @@
 package caddymodule
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestCheckoutRefCaddyfileErrors(t *testing.T) {
@@ -42,5 +50,42 @@ func TestCheckoutRefCaddyfile(t *testing.T) {
 	var m CheckoutRef
 	if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser("checkout_ref medusa")); err != nil || m.Preset != "medusa" {
 		t.Fatalf("parsed %+v (%v)", m, err)
+	}
+}
+
+// A checkout answer too large to read leaves a WARN saying its references
+// were not recorded and what to raise, once a minute at most.
+func TestCheckoutAnswerOverMaxBodyIsWarned(t *testing.T) {
+	checkoutUnread.last.Store(0)
+	app := newTestApp(t)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Stop() })
+	core, logs := observer.New(zapcore.WarnLevel)
+	c := &CheckoutRef{Ref: []string{"id"}, MaxBody: 64, Status: []int{2}, app: app, logger: zap.New(core)}
+	spec, err := c.buildSpec("cms_rf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.spec = spec
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, err := io.WriteString(w, `{"id":"cs_test_a1","padding":"`+strings.Repeat("x", 200)+`"}`)
+		return err
+	})
+	for range 2 {
+		r := timingRequest("")
+		r.AddCookie(&http.Cookie{Name: "cms_rf", Value: "clk_1"})
+		if err := c.ServeHTTP(newWatchedWriter(), r, next); err != nil {
+			t.Fatal(err)
+		}
+		if n := app.run.pending.wait(10 * time.Second); n > 0 {
+			t.Fatalf("%d readings still running", n)
+		}
+	}
+	warns := logs.FilterMessage("checkout answer not read: its references are not recorded; raise max_body").All()
+	if len(warns) != 1 || warns[0].ContextMap()["max_body"] != int64(64) {
+		t.Fatalf("WARNs %v, want one naming max_body 64", logs.All())
 	}
 }
