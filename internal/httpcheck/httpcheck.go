@@ -6,6 +6,8 @@ package httpcheck
 import (
 	"errors"
 	"net/url"
+	"strings"
+	"unicode"
 )
 
 // URL checks that raw is an absolute http or https URL naming a host. A
@@ -39,7 +41,10 @@ func HeaderValue(v string) error {
 func isBlank(b byte) bool { return b == ' ' || b == '\t' }
 
 // Redact keeps scheme, host and path: enough to tell endpoints apart,
-// never userinfo, query or fragment, where credentials may hide.
+// never userinfo, query or fragment, where credentials may hide. A path
+// segment that looks like a token (see tokenLike) is cut to its first
+// four characters: receivers such as Slack's, Discord's or Zapier's hooks
+// carry their secret in the path.
 func Redact(raw string) string {
 	if raw == "" {
 		return ""
@@ -48,5 +53,23 @@ func Redact(raw string) string {
 	if err != nil || u.Host == "" {
 		return "(unparseable URL)"
 	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	segments := strings.Split(u.Path, "/")
+	for i, seg := range segments {
+		if tokenLike(seg) {
+			segments[i] = seg[:4] + "..."
+		}
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.Join(segments, "/")}).String()
+}
+
+// tokenLike reports whether a path segment may be a secret: 16 characters
+// or more mixing letters and digits. Words (track, sale) and numeric ids
+// are kept.
+func tokenLike(seg string) bool {
+	if len(seg) < 16 {
+		return false
+	}
+	letter := strings.IndexFunc(seg, unicode.IsLetter) >= 0
+	digit := strings.IndexFunc(seg, unicode.IsDigit) >= 0
+	return letter && digit
 }

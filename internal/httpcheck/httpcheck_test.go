@@ -52,3 +52,18 @@ func TestHeaderValueAgreesWithNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://user:pw@api.cutmeshort.com/v1/track/sale?key=k#f":                         "https://api.cutmeshort.com/v1/track/sale",
+		"https://hooks.slack.com/services/T0001AB/B0002CD/a1b2c3d4e5f6g7h8i9j0k1l2":        "https://hooks.slack.com/services/T0001AB/B0002CD/a1b2...",
+		"https://discord.com/api/webhooks/123456789012345678/AbCdEf0123456789ghIJ-klMN_op": "https://discord.com/api/webhooks/123456789012345678/AbCd...",
+		"https://receiver.example/track/sale-events-for-the-shop":                          "https://receiver.example/track/sale-events-for-the-shop",
+		"":          "",
+		"not a url": "(unparseable URL)",
+	} {
+		if got := Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
