@@ -115,6 +115,7 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 		return nil, "", err
 	}
 	var cfgJSON []byte
+	var standInNotes []string
 	switch {
 	case fl.preset != "" && fl.config != "":
 		return nil, "", errors.New("--preset and --config: give one")
@@ -125,6 +126,9 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 	default:
 		silenceCaddyLog()
 		cfgJSON, err = loadTryConfig(fl.config, fl.adapter)
+		if err == nil {
+			standInNotes, err = standInUnsetEnv(cfgJSON)
+		}
 	}
 	if err != nil {
 		return nil, "", err
@@ -155,7 +159,9 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 		return nil, "", err
 	}
 	// The send time is after the capture, as in production.
-	return judgeTry(h, x, v, time.Now()), at, nil
+	res := judgeTry(h, x, v, time.Now())
+	res.Notes = append(res.Notes, standInNotes...)
+	return res, at, nil
 }
 
 func handlerName(h *Handler) string {

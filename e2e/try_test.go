@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/saletrack/caddy-saletrack/internal/fake"
 	"github.com/saletrack/caddy-saletrack/sale"
 )
 
@@ -409,5 +410,48 @@ shop.example.com, localhost {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A config whose secrets come from the environment can be tried in a
+// shell that does not have them: try sends nothing, so it stands in for
+// each unset one and says so, while `caddy validate` still refuses the
+// config there.
+func TestTryStandsInForUnsetSecrets(t *testing.T) {
+	dir := t.TempDir()
+	caddyfile := `{
+	sale_track {
+		platform cutmeshort
+		api_key {env.SALETRACK_TRY_UNSET_KEY}
+		signing_secret {env.SALETRACK_TRY_UNSET_SECRET}
+		storage_dir ./.saletrack
+	}
+}
+
+:8080 {
+	handle /api/checkout {
+		` + fake.OrderSaleTrack() + `
+		reverse_proxy 127.0.0.1:9
+	}
+}
+`
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(caddyfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := runTry(t, dir, []byte(demoOrder), "--config", "Caddyfile", "--path", "/api/checkout", "--cookie", "cms_rf=cl_42", "--json", "-")
+	got := run.decode(t)
+	notes := strings.Join(got.Notes, "\n")
+	if run.code != 0 || !got.Sale ||
+		!strings.Contains(notes, "api_key reads SALETRACK_TRY_UNSET_KEY, unset here: a stand-in was used") ||
+		!strings.Contains(notes, "signing_secret reads SALETRACK_TRY_UNSET_SECRET, unset here") {
+		t.Fatalf("exit %d, %+v, stderr:\n%s", run.code, got, run.stderr)
+	}
+	if strings.Contains(run.stdout+run.stderr, "try-stand-in") {
+		t.Errorf("the stand-in value was printed:\n%s%s", run.stdout, run.stderr)
+	}
+	out, err := exec.Command(caddyBin, "validate", "--config", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "SALETRACK_TRY_UNSET_KEY") {
+		t.Fatalf("caddy validate passed a config whose key is unset: %v\n%s", err, out)
 	}
 }
