@@ -524,10 +524,10 @@ func (a *App) Start() error {
 // failed after this app started), the settings of the config that stays
 // are put back.
 func (a *App) Stop() error {
-	// Sales whose responses have completed are still being committed:
-	// they go to disk before this config lets go of the outbox.
+	// Sales whose responses have completed are still being read or
+	// committed: they go to disk before this config lets go of the outbox.
 	if n := a.run.pending.wait(time.Duration(a.ShutdownTimeout)); n > 0 {
-		a.logger.Warn("stopping with sales still being committed; they go to the outbox file directly", zap.Int("count", n))
+		a.logger.Warn("stopping with sales still being read or committed; they go to the outbox file directly", zap.Int("count", n))
 	}
 	d := a.run.pipeline.Load()
 	if d == nil {

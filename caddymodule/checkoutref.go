@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,16 +144,23 @@ func (c *CheckoutRef) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	// Read after the response, as sale_track reads a browser's, with what
 	// is needed of the request taken now.
 	overflow := tw.capturing && tw.overflow
-	buf := tw.takeBody()
+	var buf *bytes.Buffer
+	if tw.capturing && !tw.overflow {
+		buf = tw.takeBody()
+	}
 	encoding := tw.Header().Get("Content-Encoding")
 	resolve := sale.Snapshot(c.placeholders, requestResolver(r))
 	path := r.URL.Path
 	c.app.later(func() {
-		defer putBuffer(buf)
 		if overflow {
 			c.unread(path, errTooLarge)
 		}
-		c.record(buf.Bytes(), encoding, resolve, path)
+		var raw []byte
+		if buf != nil {
+			defer putBuffer(buf)
+			raw = buf.Bytes()
+		}
+		c.record(raw, encoding, resolve, path)
 	})
 	return nil
 }
@@ -194,7 +202,7 @@ func (c *CheckoutRef) unread(path string, err error) {
 	if errors.Is(err, errTooLarge) {
 		hint = "; raise max_body"
 	}
-	c.logger.Warn("checkout answer not read: its references are not recorded"+hint,
+	c.logger.Warn("checkout answer not read: the references in its body are not recorded"+hint,
 		zap.String("path", path), zap.Int64("max_body", c.MaxBody), zap.Error(err))
 }
 

@@ -84,7 +84,7 @@ func TestCheckoutAnswerOverMaxBodyIsWarned(t *testing.T) {
 			t.Fatalf("%d readings still running", n)
 		}
 	}
-	warns := logs.FilterMessage("checkout answer not read: its references are not recorded; raise max_body").All()
+	warns := logs.FilterMessage("checkout answer not read: the references in its body are not recorded; raise max_body").All()
 	if len(warns) != 1 || warns[0].ContextMap()["max_body"] != int64(64) {
 		t.Fatalf("WARNs %v, want one naming max_body 64", logs.All())
 	}

@@ -81,7 +81,7 @@ func (a *App) later(work func()) {
 		defer a.run.pending.done()
 		defer func() {
 			if p := recover(); p != nil {
-				a.logger.Error("background work failed; Caddy goes on, but what it was doing is lost: please report this",
+				a.logger.Error("background work panicked and was stopped; Caddy goes on: please report this with the stack",
 					zap.Any("panic", p), zap.Stack("stack"))
 			}
 		}()
@@ -105,7 +105,7 @@ func init() {
 	// servers' draining included, and just before the process ends.
 	caddy.OnExit(func(context.Context) {
 		if n := commitsInFlight.wait(exitCommitWait); n > 0 {
-			caddy.Log().Named("sale_track").Error("exiting with sales still being committed; look for them in the log",
+			caddy.Log().Named("sale_track").Error("exiting with sales still being read or committed; look for them in the log",
 				zap.Int("count", n))
 		}
 	})

@@ -256,18 +256,24 @@ func TestBrowserResponseEndsBeforeItIsRead(t *testing.T) {
 
 // A panic while reading a body after its response is logged and counted,
 // and ends nothing but that reading: the process, the app and the next
-// sale go on.
+// sale go on. A panic once the sale was read and committed is logged, not
+// counted as a sale lost.
 func TestPanicAfterTheResponseIsContained(t *testing.T) {
 	app := newTestApp(t)
 	if err := app.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = app.Stop() })
-	core, logs := observer.New(zapcore.WarnLevel)
-	app.logger = zap.New(core)
+	core, logs := observer.New(zapcore.DebugLevel)
+	panics, panicsAfterCommit := true, false
+	app.logger = zap.New(core, zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "sale captured" && panicsAfterCommit {
+			panic("logging broke")
+		}
+		return nil
+	}))
 	h := newTimingHandler(t, app, "response")
 	h.logger = app.logger
-	panics := true
 	h.fill = func(*sale.Event) {
 		if panics {
 			panic("filler broke")
@@ -298,12 +304,22 @@ func TestPanicAfterTheResponseIsContained(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs[0].ContextMap()["stack"].(string), "TestPanicAfterTheResponseIsContained") {
 		t.Fatalf("ERROR lines %v, want one with the stack of the panic", errs)
 	}
-	panics = false
+	panics, panicsAfterCommit = false, true
+	serve("inv_committed_then_panics")
+	if got := counterValue(t, skippedTotal.WithLabelValues("timing", "sale", "panic")); got != before+1 {
+		t.Errorf("a panic after the commit counted as a reading lost: skipped_total{reason=panic} = %v", got)
+	}
+	if n := logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n != 2 {
+		t.Errorf("%d ERROR lines, want the second panic's too", n)
+	}
+	panicsAfterCommit = false
 	serve("inv_after_panic")
 	if err := app.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if !committed(t, app, "inv_after_panic") {
-		t.Fatal("the next sale never reached the outbox")
+	for _, invoice := range []string{"inv_committed_then_panics", "inv_after_panic"} {
+		if !committed(t, app, invoice) {
+			t.Fatalf("%s never reached the outbox", invoice)
+		}
 	}
 }

@@ -329,14 +329,19 @@ func (h *Handler) readLater(tw *teeWriter, r *http.Request) {
 	x := exchange{path: r.URL.Path, vars: vars}
 	h.app.later(func() {
 		defer vars.settle()
-		defer putBuffer(buf)
 		defer func() {
 			if p := recover(); p != nil {
-				h.skip(x, "panic", fmt.Sprint(p))
+				if !vars.isSet() { // the body was not read to an outcome
+					h.skip(x, "panic", fmt.Sprint(p))
+				}
 				panic(p) // later logs it, with where it happened
 			}
 		}()
-		h.act(x, h.read(buf.Bytes(), encoding, resolve, false))
+		v := h.read(buf.Bytes(), encoding, resolve, false)
+		// The verdict holds copies, not slices of the copy: the buffer
+		// goes back before the commit, which may wait for the disk.
+		putBuffer(buf)
+		h.act(x, v)
 	})
 }
 

@@ -40,8 +40,10 @@ func (v requestVars) set(status, invoiceID, eventID string) {
 // lateVars is the outcome of a body read after its response: the
 // request's variables and access log fields are set to it while the
 // handler runs, and each waits for the reading only when it is read. An
-// access log that shows them waits for the body to be read (tens of
-// microseconds); a server without one never waits.
+// access log, which Caddy writes before the response ends, waits for the
+// reading, the binding lookup included; a site without one never waits.
+// Unlike requestVars, the invoice and event id variables are set even
+// when the outcome has none: they read as "".
 type lateVars struct {
 	once  sync.Once
 	ready chan struct{}
@@ -73,6 +75,16 @@ func (l *lateVars) set(status, invoiceID, eventID string) {
 // settle ends the wait with no outcome if none was set, so that nothing
 // waits for ever on a reading that ended without one.
 func (l *lateVars) settle() { l.set("", "", "") }
+
+// isSet reports whether the outcome was set.
+func (l *lateVars) isSet() bool {
+	select {
+	case <-l.ready:
+		return true
+	default:
+		return false
+	}
+}
 
 // MarshalLogObject adds the access log's fields, as requestVars does.
 func (l *lateVars) MarshalLogObject(enc zapcore.ObjectEncoder) error {

@@ -188,13 +188,14 @@ func (w *teeWriter) body() []byte {
 	return w.buf.Bytes()
 }
 
-// takeBody hands the copy's buffer over to the caller, who returns it
-// with putBuffer; it is empty when nothing was copied.
+// takeBody hands a complete copy's buffer over to the caller, who
+// returns it with putBuffer. Call it only when the response was copied
+// whole (capturing, not overflowed).
 func (w *teeWriter) takeBody() *bytes.Buffer {
 	buf := w.buf
 	w.buf = nil
-	if buf == nil || !w.capturing || w.overflow {
-		return bufferPool.Get().(*bytes.Buffer)
+	if buf == nil { // a copy with nothing written yet
+		buf = bufferPool.Get().(*bytes.Buffer)
 	}
 	return buf
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // URL checks that raw is an absolute http or https URL naming a host. A
@@ -42,9 +43,9 @@ func isBlank(b byte) bool { return b == ' ' || b == '\t' }
 
 // Redact keeps scheme, host and path: enough to tell endpoints apart,
 // never userinfo, query or fragment, where credentials may hide. A path
-// segment that looks like a token (see tokenLike) is cut to its first
-// four characters: receivers such as Slack's, Discord's or Zapier's hooks
-// carry their secret in the path.
+// segment that may be an id or a token (see secretLike) is cut to its
+// first two characters: receivers such as Slack's, Discord's or Zapier's
+// hooks carry their secret in the path.
 func Redact(raw string) string {
 	if raw == "" {
 		return ""
@@ -55,21 +56,18 @@ func Redact(raw string) string {
 	}
 	segments := strings.Split(u.Path, "/")
 	for i, seg := range segments {
-		if tokenLike(seg) {
-			segments[i] = seg[:4] + "..."
+		if secretLike(seg) {
+			segments[i] = string([]rune(seg)[:2]) + "..."
 		}
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.Join(segments, "/")}).String()
 }
 
-// tokenLike reports whether a path segment may be a secret: 16 characters
-// or more mixing letters and digits. Words (track, sale) and numeric ids
-// are kept.
-func tokenLike(seg string) bool {
-	if len(seg) < 16 {
-		return false
-	}
-	letter := strings.IndexFunc(seg, unicode.IsLetter) >= 0
-	digit := strings.IndexFunc(seg, unicode.IsDigit) >= 0
-	return letter && digit
+// secretLike reports whether a path segment may be an id or a token: six
+// characters or more with a digit in them (Zapier's hook ids are seven),
+// or twenty or more of any kind. Words (track, sale-events) and versions
+// (v1) are kept.
+func secretLike(seg string) bool {
+	n := utf8.RuneCountInString(seg)
+	return n >= 20 || (n >= 6 && strings.IndexFunc(seg, unicode.IsDigit) >= 0)
 }

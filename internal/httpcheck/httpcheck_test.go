@@ -56,9 +56,12 @@ func TestHeaderValueAgreesWithNetHTTP(t *testing.T) {
 func TestRedact(t *testing.T) {
 	for raw, want := range map[string]string{
 		"https://user:pw@api.cutmeshort.com/v1/track/sale?key=k#f":                         "https://api.cutmeshort.com/v1/track/sale",
-		"https://hooks.slack.com/services/T0001AB/B0002CD/a1b2c3d4e5f6g7h8i9j0k1l2":        "https://hooks.slack.com/services/T0001AB/B0002CD/a1b2...",
-		"https://discord.com/api/webhooks/123456789012345678/AbCdEf0123456789ghIJ-klMN_op": "https://discord.com/api/webhooks/123456789012345678/AbCd...",
-		"https://receiver.example/track/sale-events-for-the-shop":                          "https://receiver.example/track/sale-events-for-the-shop",
+		"https://hooks.slack.com/services/T0001AB/B0002CD/a1b2c3d4e5f6g7h8i9j0k1l2":        "https://hooks.slack.com/services/T0.../B0.../a1...",
+		"https://hooks.slack.com/services/T0001AB/B0002CD/abcdefghijklmnopqrstuvwx":        "https://hooks.slack.com/services/T0.../B0.../ab...",
+		"https://discord.com/api/webhooks/123456789012345678/AbCdEf0123456789ghIJ-klMN_op": "https://discord.com/api/webhooks/12.../Ab...",
+		"https://hooks.zapier.com/hooks/catch/1234567/abc1def/":                            "https://hooks.zapier.com/hooks/catch/12.../ab.../",
+		"https://receiver.example/track/sale-events":                                       "https://receiver.example/track/sale-events",
+		"https://receiver.example/日本語の長いパスセグメントですよ二十文字以上":                                  "https://receiver.example/%E6%97%A5%E6%9C%AC...",
 		"":          "",
 		"not a url": "(unparseable URL)",
 	} {
