@@ -93,6 +93,9 @@ func TestFleetSpoolsWhileNATSIsDown(t *testing.T) {
 	a.waitReady(t)
 	commitOK(t, a, fleetSale(t, "before"), Queued)
 	waitOnce(t, p, "before")
+	// The platform has the sale before the node's ack reaches the server;
+	// a server shut down in between keeps the event and sends it again.
+	waitDrained(t, a)
 
 	srv.Shutdown()
 	waitFor(t, "the disconnect", func() bool { return !a.fleet.Connected() })

@@ -74,6 +74,9 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 		t.Fatal("no 2xx")
 	}
 	plat.WaitInvoices(t, "inv_before")
+	// The platform has the sale before the node's ack reaches the stream;
+	// a cluster shut down in between keeps the event and sends it again.
+	waitFleetDrained(t, nodes...)
 
 	for _, s := range cluster.Nodes {
 		s.Shutdown()
