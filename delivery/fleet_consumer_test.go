@@ -22,6 +22,10 @@ func TestFleetConsumerDeletedIsSetUpAgain(t *testing.T) {
 	n.waitReady(t)
 	commitOK(t, n, fleetSale(t, "inv_before"), Queued)
 	waitOnce(t, p, "inv_before")
+	// The platform has the sale before the node's ack reaches the server:
+	// a consumer deleted in between takes the unacknowledged event with
+	// it, and the new one sends it again. Wait for the stream to be empty.
+	waitDrained(t, n)
 
 	nc, err := nats.Connect(srv.URL())
 	if err != nil {

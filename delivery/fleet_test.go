@@ -93,6 +93,9 @@ func TestFleetSpoolsWhileNATSIsDown(t *testing.T) {
 	a.waitReady(t)
 	commitOK(t, a, fleetSale(t, "before"), Queued)
 	waitOnce(t, p, "before")
+	// The platform has the sale before the node's ack reaches the server;
+	// a server shut down in between keeps the event and sends it again.
+	waitDrained(t, a)
 
 	srv.Shutdown()
 	waitFor(t, "the disconnect", func() bool { return !a.fleet.Connected() })
@@ -130,15 +133,33 @@ func TestFleetStalePendingClaimTakenOver(t *testing.T) {
 	dead := &Fleet{opts: opts.withDefaults()}
 	dead.opts.Node = "dead-node"
 	kv := natsKV(t, srv.URL(), a.fleet.opts.KVBucket)
-	if res, err := dead.claim(context.Background(), kv, "inv_orphan"); err != nil || res != claimed {
-		t.Fatalf("claim by the node about to die: %v %v", res, err)
-	}
-	commitOK(t, a, fleetSale(t, "inv_orphan"), Queued)
-	if a.forward.Stats().Queued != 1 {
-		t.Fatalf("a fresh claim of another node: the sale should wait in the spool")
+	// The claim is fresh for PendingTTL from its creation. On a machine
+	// slow enough that the commit comes later, it is stale already and
+	// rightly taken over at once, which proves nothing about the wait:
+	// then the test tries again with another invoice.
+	var invoices []string
+	for {
+		inv := fmt.Sprintf("inv_orphan_%d", len(invoices))
+		invoices = append(invoices, inv)
+		claimedAt := time.Now()
+		if res, err := dead.claim(context.Background(), kv, inv); err != nil || res != claimed {
+			t.Fatalf("claim by the node about to die: %v %v", res, err)
+		}
+		commitOK(t, a, fleetSale(t, inv), Queued)
+		spooled := a.forward.Stats().Queued
+		if time.Since(claimedAt) < opts.PendingTTL {
+			if spooled != 1 {
+				t.Fatalf("a fresh claim of another node: the sale should wait in the spool, which holds %d", spooled)
+			}
+			break
+		}
+		if len(invoices) == 5 {
+			t.Fatalf("no commit came within PendingTTL (%s) of its claim in %d tries", opts.PendingTTL, len(invoices))
+		}
+		waitDrained(t, a)
 	}
 	waitDrained(t, a)
-	waitOnce(t, p, "inv_orphan")
+	waitOnce(t, p, invoices...)
 }
 
 // TestFleetRetriesThenDeadLettersAndReplaysElsewhere: retryable failures
@@ -260,21 +281,53 @@ func TestFleetRefusesOtherSettings(t *testing.T) {
 func TestFleetClusterLosesANode(t *testing.T) {
 	c := natstest.StartCluster(t)
 	p := newPlatform(t)
-	a := startFleetNode(t, fleetOpts(c.URL()), platformSink(t, p))
-	b := startFleetNode(t, fleetOpts(c.URL()), platformSink(t, p))
+	opts := fleetOpts(c.URL())
+	// Sends hang below, so their timeout matters: at most half of
+	// ack_wait, as the module sets it, or an event a node holds waiting
+	// for a free slot would be handed to the other node meanwhile.
+	sink := func() Sink {
+		s, err := NewHTTPSink(HTTPSinkOptions{Endpoint: p.URL + "/v1/sales", APIKey: testAPIKey, Timeout: opts.AckWait / 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := startFleetNode(t, opts, sink())
+	b := startFleetNode(t, opts, sink())
 	a.waitReady(t)
 	b.waitReady(t)
 	if r := a.fleet.Stats(); r.Queued != 0 {
 		t.Fatalf("fresh stream holds %d", r.Queued)
 	}
 	var invoices []string
-	for i := range 200 {
-		if i == 60 {
-			c.Nodes[0].Shutdown()
-		}
+	commit := func(i int) {
 		inv := fmt.Sprintf("cl_%d", i)
 		invoices = append(invoices, inv)
 		commitOK(t, []*fleetNode{a, b}[i%2], fleetSale(t, inv), Queued)
+	}
+	i := 0
+	for ; i < 60; i++ {
+		commit(i)
+	}
+	// The server goes down while every send of both nodes hangs at the
+	// platform. A send's slot is freed only after its ack, so no send the
+	// platform accepted then still waits for its ack: one lost with the
+	// server would make the stream send that event again, under the same
+	// idempotency key, which a platform dedups but the exact counts here
+	// would not.
+	p.Hang()
+	slots := cap(a.fleet.slots) + cap(b.fleet.slots)
+	for ; p.Hanging() < slots; i++ {
+		if i == 200 {
+			waitFor(t, "every node's sends to hang", func() bool { return p.Hanging() >= slots })
+			break
+		}
+		commit(i)
+	}
+	c.Nodes[0].Shutdown()
+	p.Accept()
+	for ; i < 200; i++ {
+		commit(i)
 	}
 	waitDrained(t, a, b)
 	waitOnce(t, p, invoices...)

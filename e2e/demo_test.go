@@ -93,18 +93,34 @@ func TestDemoCaddyfile(t *testing.T) {
 	for {
 		data, _ := os.ReadFile(file)
 		if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) == 2 {
-			wants := []map[string]any{
-				{"event": "lead", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "clickId": "cl_42"},
-				{"event": "sale", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "currency": "USD", "amount": 199.0, "invoiceId": order.Order.ID, "clickId": "cl_42"},
+			wants := map[string]map[string]any{
+				"lead": {"event": "lead", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "clickId": "cl_42"},
+				"sale": {"event": "sale", "customerExternalId": "user_123", "email": "alex@example.com", "name": "Alex Johnson", "currency": "USD", "amount": 199.0, "invoiceId": order.Order.ID, "clickId": "cl_42"},
 			}
-			for i, want := range wants {
+			// One lead and one sale, in either order: the lead's commit
+			// follows the sign-up's response, and the worker sends
+			// events concurrently ("Order across invoices is not
+			// promised"), so the sale's line may come first.
+			byEvent := map[string]map[string]any{}
+			for _, l := range lines {
 				var line map[string]any
-				if err := json.Unmarshal([]byte(lines[i]), &line); err != nil {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
 					t.Fatalf("sales.jsonl: %v: %s", err, data)
+				}
+				event, _ := line["event"].(string)
+				if byEvent[event] != nil {
+					t.Fatalf("sales.jsonl holds two %q lines: %s", event, data)
+				}
+				byEvent[event] = line
+			}
+			for event, want := range wants {
+				line := byEvent[event]
+				if line == nil {
+					t.Fatalf("sales.jsonl has no %s line: %s", event, data)
 				}
 				for k, v := range want {
 					if line[k] != v {
-						t.Errorf("sales.jsonl line %d: %s = %v, want %v", i+1, k, line[k], v)
+						t.Errorf("sales.jsonl %s line: %s = %v, want %v", event, k, line[k], v)
 					}
 				}
 			}

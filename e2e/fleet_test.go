@@ -74,6 +74,9 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 		t.Fatal("no 2xx")
 	}
 	plat.WaitInvoices(t, "inv_before")
+	// The platform has the sale before the node's ack reaches the stream;
+	// a cluster shut down in between keeps the event and sends it again.
+	waitFleetDrained(t, nodes...)
 
 	for _, s := range cluster.Nodes {
 		s.Shutdown()
@@ -123,15 +126,10 @@ func TestFleetNATSDownEntirely(t *testing.T) {
 func whileSendsHang(t *testing.T, plat *fake.Platform, nodes int, kill func()) {
 	t.Helper()
 	plat.Hang()
-	waitUntil(t, "every node's sends to hang", func() bool {
-		hung := 0
-		for _, r := range plat.Requests() {
-			if r.Status == 0 {
-				hung++
-			}
-		}
-		return hung >= 4*nodes
-	})
+	// Hanging counts the sends held now: an unanswered request whose
+	// send timed out (send_timeout 3s) frees its slot, and no longer
+	// counts.
+	waitUntil(t, "every node's sends to hang", func() bool { return plat.Hanging() >= 4*nodes })
 	kill()
 	plat.Accept()
 }
@@ -247,6 +245,10 @@ func TestFleetPlatformDownThenUp(t *testing.T) {
 		t.Fatalf("replay: %d %+v", status, replayed)
 	}
 	plat.WaitInvoices(t, "inv_dead")
+	// The flush below resets the consumer to its ack floor, which sends
+	// again an event delivered but not yet acknowledged: wait until the
+	// replayed sale's ack is in.
+	waitFleetDrained(t, nodes...)
 
 	plat.RetryAfter(503, "3600")
 	if !sendWebhook(a.port, "inv_flush") {

@@ -78,7 +78,8 @@ type Platform struct {
 	URL  string
 	addr string
 
-	conns atomic.Int64
+	conns   atomic.Int64
+	hanging atomic.Int64 // requests held by Hang right now
 
 	life     sync.Mutex // serialises Down, Up and Close
 	srv      *http.Server
@@ -147,6 +148,8 @@ func (p *Platform) handle(w http.ResponseWriter, r *http.Request, stop chan stru
 		reply = script(*req)
 	}
 	if reply.Hang {
+		p.hanging.Add(1)
+		defer p.hanging.Add(-1)
 		select {
 		case <-r.Context().Done():
 		case <-stop:
@@ -333,6 +336,10 @@ func (p *Platform) Counts() (received, accepted int) {
 	defer p.mu.Unlock()
 	return len(p.requests), p.accepted
 }
+
+// Hanging returns how many requests Hang holds right now: one whose
+// client gave up no longer counts.
+func (p *Platform) Hanging() int { return int(p.hanging.Load()) }
 
 // Conns counts the TCP connections the platform has accepted.
 func (p *Platform) Conns() int { return int(p.conns.Load()) }
