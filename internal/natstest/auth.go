@@ -38,3 +38,20 @@ func (n *Node) TLSURL() string {
 	defer n.mu.Unlock()
 	return fmt.Sprintf("tls://127.0.0.1:%d", n.opts.Port)
 }
+
+// ConnectionsSeen is how many client connections the node has accepted
+// since it started, refused ones included: a test sees a refused client
+// keep trying. 0 while the node is down.
+func (n *Node) ConnectionsSeen() uint64 {
+	n.mu.Lock()
+	srv := n.srv
+	n.mu.Unlock()
+	if srv == nil {
+		return 0
+	}
+	v, err := srv.Varz(nil)
+	if err != nil {
+		return 0
+	}
+	return v.TotalConnections
+}
