@@ -412,6 +412,7 @@ func (f *Fleet) connectOptions() ([]nats.Option, error) {
 		// had not loaded yet). For ever means for ever.
 		nats.IgnoreAuthErrorAbort(),
 		nats.ReconnectErrHandler(refusals.failed),
+		nats.ErrorHandler(refusals.async),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(2 * time.Second),

@@ -28,7 +28,7 @@ func (r *connRefusals) failed(_ *nats.Conn, err error) {
 		return
 	}
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if errors.Is(err, nats.ErrNoServers) || (errors.As(err, &op) && op.Op == "dial") {
 		r.log().Debug("nats server not reachable", zap.Error(err))
 		return
 	}
@@ -44,6 +44,25 @@ func (r *connRefusals) failed(_ *nats.Conn, err error) {
 	if first {
 		r.log().Warn("nats refused the connection; sales are spooled to the local outbox until it is accepted", zap.Error(err))
 	}
+}
+
+// async is the client's handler of asynchronous errors. An authorization
+// error while reconnecting, after the node had been in, comes only here,
+// at every attempt: it is a refusal, said once. Anything else (a slow
+// consumer, a permission refused) nats.go would print to stderr, bypassing
+// Caddy's log; it goes to the log instead.
+func (r *connRefusals) async(nc *nats.Conn, sub *nats.Subscription, err error) {
+	for _, auth := range []error{nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked, nats.ErrAccountAuthExpired} {
+		if errors.Is(err, auth) {
+			r.failed(nc, err)
+			return
+		}
+	}
+	fields := []zap.Field{zap.Error(err)}
+	if sub != nil {
+		fields = append(fields, zap.String("subject", sub.Subject))
+	}
+	r.log().Warn("nats error", fields...)
 }
 
 // connected forgets what was said: a refusal after the node was in is news.
