@@ -243,3 +243,25 @@ func secrets(t *testing.T, opts FleetOptions) []string {
 	}
 	return out
 }
+
+// TestFleetTLSWhateverTheScheme: tls_ca makes the node insist on TLS, so
+// a server without it is refused with a reason, not joined in clear text;
+// and a nats:// URL to a server that requires TLS is upgraded, so the
+// scheme alone never turns TLS off.
+func TestFleetTLSWhateverTheScheme(t *testing.T) {
+	tf := natstest.NewTLS(t)
+	p := newPlatform(t)
+
+	plain := natstest.Start(t)
+	t.Run("tls_ca against a server without TLS", func(t *testing.T) {
+		refusedNode(t, plain, p, withAuth(fleetOpts(plain.URL()), FleetOptions{TLSCAFile: tf.CA}),
+			badAuth{refusal: "secure connection not available"})
+	})
+
+	srv := natstest.StartWith(t, tf.Server(t, false), nats.Secure(tf.ClientConfig(t)))
+	n := startFleetNode(t, withAuth(fleetOpts(srv.URL()), FleetOptions{TLSCAFile: tf.CA}), platformSink(t, p))
+	n.waitReady(t)
+	commitOK(t, n, fleetSale(t, "inv_upgraded"), Queued)
+	waitDrained(t, n)
+	waitOnce(t, p, "inv_upgraded")
+}
