@@ -265,3 +265,27 @@ func TestFleetTLSWhateverTheScheme(t *testing.T) {
 	waitDrained(t, n)
 	waitOnce(t, p, "inv_upgraded")
 }
+
+// TestFleetRefusedNodeGetsInOnceAccepted: a node the server refused keeps
+// trying, so once the server accepts its credential (here: the server's
+// token is changed to the node's) it gets ready and its spooled sale is
+// delivered, with no reload of the node. nats.go on its own gives up after
+// the same authorization error twice.
+func TestFleetRefusedNodeGetsInOnceAccepted(t *testing.T) {
+	srv := natstest.StartWith(t, func(o *server.Options) { o.Authorization = authToken }, nats.Token(authToken))
+	p := newPlatform(t)
+	opts := fleetOpts(srv.URL())
+	opts.Token = "rotated-" + authToken
+	opts.SetupWait = 500 * time.Millisecond
+	n := startFleetNode(t, opts, platformSink(t, p))
+	commitOK(t, n, fleetSale(t, "inv_waited"), Queued)
+	seen := srv.ConnectionsSeen()
+	waitFor(t, "the node to be refused twice", func() bool { return srv.ConnectionsSeen() >= seen+2 })
+	if st := n.fleet.State(); st == "ready" {
+		t.Fatalf("state %s with a refused token", st)
+	}
+	srv.Reload(t, func(o *server.Options) { o.Authorization = opts.Token })
+	n.waitReady(t)
+	waitDrained(t, n)
+	waitOnce(t, p, "inv_waited")
+}

@@ -55,3 +55,21 @@ func (n *Node) ConnectionsSeen() uint64 {
 	}
 	return v.TotalConnections
 }
+
+// Reload changes a running node's options in place, as a SIGHUP after an
+// edit of its config would: the way a test changes what the server
+// accepts while its clients stay.
+func (n *Node) Reload(t TB, configure func(*server.Options)) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	opts := n.opts
+	configure(&opts)
+	if n.srv != nil {
+		reloaded := opts // the server keeps its own copy
+		if err := n.srv.ReloadOptions(&reloaded); err != nil {
+			t.Fatalf("reloading nats server: %v", err)
+		}
+	}
+	n.opts = opts
+}
