@@ -396,13 +396,23 @@ func (f *Fleet) State() string {
 
 // connectOptions builds the client's options: reconnect for ever, never
 // buffer a publish while disconnected (the spool is the buffer, and a
-// buffered copy sent later would bypass it), and log state changes.
+// buffered copy sent later would bypass it), and log state changes and
+// why a server refused the node.
 func (f *Fleet) connectOptions() ([]nats.Option, error) {
 	o := f.opts
+	refusals := &connRefusals{log: f.log}
 	opts := []nats.Option{
 		nats.Name("caddy-saletrack " + o.Node),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
+		// The client closes the connection for good after the same
+		// authorization error twice: the node then spooled until a reload,
+		// even once the server accepted its credentials again (a rotated
+		// creds file, which is read at each attempt; an account the server
+		// had not loaded yet). For ever means for ever.
+		nats.IgnoreAuthErrorAbort(),
+		nats.ReconnectErrHandler(refusals.failed),
+		nats.ErrorHandler(refusals.async),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(2 * time.Second),
@@ -410,6 +420,7 @@ func (f *Fleet) connectOptions() ([]nats.Option, error) {
 			f.log().Warn("nats cluster state", zap.String("state", "disconnected"), zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			refusals.connected()
 			f.log().Info("nats cluster state", zap.String("state", "reconnected"), zap.String("server", nc.ConnectedUrlRedacted()))
 			f.kickSetup()
 			if f.ready.Load() && f.onReady != nil {
@@ -417,6 +428,7 @@ func (f *Fleet) connectOptions() ([]nats.Option, error) {
 			}
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) {
+			refusals.connected()
 			f.log().Info("nats cluster state", zap.String("state", "connected"), zap.String("server", nc.ConnectedUrlRedacted()))
 			f.kickSetup()
 		}),

@@ -118,13 +118,7 @@ func newNode(t TB, name string) *Node {
 // Start runs one JetStream server, shut down when the test ends.
 func Start(t TB) *Node {
 	t.Helper()
-	n := newNode(t, "solo")
-	if err := n.start(); err != nil {
-		t.Fatalf("starting nats server: %v", err)
-	}
-	t.Cleanup(n.Shutdown)
-	waitJetStream(t, n.URL())
-	return n
+	return StartWith(t, nil)
 }
 
 // Cluster is three JetStream servers routed to each other.
@@ -177,9 +171,9 @@ func (c *Cluster) URL() string {
 
 // waitJetStream waits until JetStream answers on url: in a cluster, once a
 // meta leader is elected and can create a replicated stream.
-func waitJetStream(t TB, url string) {
+func waitJetStream(t TB, url string, opts ...nats.Option) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatalf("connecting to nats %s: %v", url, err)
 	}
