@@ -292,6 +292,9 @@ func (a *App) Validate() error {
 		if err := a.NATS.validate(); err != nil {
 			return err
 		}
+		if err := a.fleetOptions().CheckFiles(); err != nil {
+			return fmt.Errorf("nats %w", err)
+		}
 	}
 	return checkSigningSecret(a.signingSecret)
 }

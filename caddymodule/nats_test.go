@@ -2,11 +2,15 @@ package caddymodule
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/saletrack/caddy-saletrack/internal/natstest"
 )
 
 // Each rule of the nats block fails `caddy adapt` on its line; the rules
@@ -41,9 +45,16 @@ func TestNATSOptionRules(t *testing.T) {
 }
 
 // Validate applies the parser's rules to JSON configs, after placeholders
-// are resolved.
+// are resolved, and reads the files the client will read: a missing or
+// unreadable one fails validate, not a node's joining.
 func TestNATSValidate(t *testing.T) {
 	t.Setenv("SALETRACK_TEST_NATS", "nats://10.0.0.5:4222")
+	tlsFiles, otherTLS, user, op := natstest.NewTLS(t), natstest.NewTLS(t), natstest.NewNKeyUser(t), natstest.NewOperator(t)
+	garbage := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(garbage, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
 	for _, tt := range []struct {
 		nats NATS
 		want string
@@ -55,6 +66,16 @@ func TestNATSValidate(t *testing.T) {
 		{NATS{URL: "nats://a:4222", Replicas: 9}, "nats replicas 9: want a number from 1 to 5"},
 		{NATS{URL: "nats://a:4222", DuplicateWindow: -1}, "nats duplicate_window -1ns: want a positive duration"},
 		{NATS{URL: "nats://a:4222", Creds: "c", NKey: "n"}, "nats: give one of creds, nkey, token and user"},
+		{NATS{URL: "nats://a:4222", Creds: op.CredsFile, TLSCA: tlsFiles.CA, TLSCert: tlsFiles.ClientCert, TLSKey: tlsFiles.ClientKey}, ""},
+		{NATS{URL: "nats://a:4222", NKey: user.SeedFile}, ""},
+		{NATS{URL: "nats://a:4222", Creds: missing}, "nats creds: open " + missing},
+		{NATS{URL: "nats://a:4222", Creds: garbage}, "nats creds " + garbage + ": no user JWT in it"},
+		{NATS{URL: "nats://a:4222", NKey: missing}, "nats nkey: "},
+		{NATS{URL: "nats://a:4222", NKey: garbage}, "nats nkey: "},
+		{NATS{URL: "nats://a:4222", TLSCA: garbage}, "nats tls_ca " + garbage + ": no PEM certificate in it"},
+		{NATS{URL: "nats://a:4222", TLSCA: missing}, "nats tls_ca: open " + missing},
+		{NATS{URL: "nats://a:4222", TLSCert: tlsFiles.ClientCert, TLSKey: otherTLS.ClientKey}, "nats tls_cert and tls_key: tls: private key does not match public key"},
+		{NATS{URL: "nats://a:4222", TLSCert: missing, TLSKey: tlsFiles.ClientKey}, "nats tls_cert and tls_key: open " + missing},
 	} {
 		a := App{StorageDir: t.TempDir(), NATS: &tt.nats}
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
