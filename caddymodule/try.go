@@ -115,7 +115,7 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 		return nil, "", err
 	}
 	var cfgJSON []byte
-	var standInNotes []string
+	var offlineNotes []string
 	switch {
 	case fl.preset != "" && fl.config != "":
 		return nil, "", errors.New("--preset and --config: give one")
@@ -127,7 +127,7 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 		silenceCaddyLog()
 		cfgJSON, err = loadTryConfig(fl.config, fl.adapter)
 		if err == nil {
-			standInNotes, err = standInUnsetEnv(cfgJSON)
+			cfgJSON, offlineNotes, err = offlineForTry(cfgJSON)
 		}
 	}
 	if err != nil {
@@ -160,7 +160,7 @@ func tryOnce(fl tryFlags, args []string, stdin io.Reader) (*tryResult, string, e
 	}
 	// The send time is after the capture, as in production.
 	res := judgeTry(h, x, v, time.Now())
-	res.Notes = append(res.Notes, standInNotes...)
+	res.Notes = append(res.Notes, offlineNotes...)
 	return res, at, nil
 }
 

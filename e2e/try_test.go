@@ -413,10 +413,10 @@ shop.example.com, localhost {
 	}
 }
 
-// A config whose secrets come from the environment can be tried in a
-// shell that does not have them: try sends nothing, so it stands in for
-// each unset one and says so, while `caddy validate` still refuses the
-// config there.
+// A production config can be tried on another machine: try sends nothing
+// and connects nowhere, so it stands in for each secret whose variable is
+// unset and leaves the nats block out, and says so, while `caddy validate`
+// still refuses the config there.
 func TestTryStandsInForUnsetSecrets(t *testing.T) {
 	dir := t.TempDir()
 	caddyfile := `{
@@ -425,6 +425,10 @@ func TestTryStandsInForUnsetSecrets(t *testing.T) {
 		api_key {env.SALETRACK_TRY_UNSET_KEY}
 		signing_secret {env.SALETRACK_TRY_UNSET_SECRET}
 		storage_dir ./.saletrack
+		nats {
+			url {env.SALETRACK_TRY_UNSET_NATS}
+			creds /nonexistent/nats.creds
+		}
 	}
 }
 
@@ -444,7 +448,8 @@ func TestTryStandsInForUnsetSecrets(t *testing.T) {
 	notes := strings.Join(got.Notes, "\n")
 	if run.code != 0 || !got.Sale ||
 		!strings.Contains(notes, "api_key reads SALETRACK_TRY_UNSET_KEY, unset here: a stand-in was used") ||
-		!strings.Contains(notes, "signing_secret reads SALETRACK_TRY_UNSET_SECRET, unset here") {
+		!strings.Contains(notes, "signing_secret reads SALETRACK_TRY_UNSET_SECRET, unset here") ||
+		!strings.Contains(notes, "the nats block is left out") {
 		t.Fatalf("exit %d, %+v, stderr:\n%s", run.code, got, run.stderr)
 	}
 	if strings.Contains(run.stdout+run.stderr, "try-stand-in") {
