@@ -163,6 +163,15 @@ func firstByte(url string) (time.Duration, error) {
 }
 
 // median of a few values.
+// differences are a[i]-b[i], pair by pair.
+func differences(a, b []float64) []float64 {
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return d
+}
+
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)

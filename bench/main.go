@@ -222,12 +222,16 @@ func (b *bench) inHandler(bare, mod string) []row {
 			} else {
 				kind += ", no gzip, chunked"
 			}
-			a, s := median(a50), median(s50)
+			// Each pair's two phases run back to back, so their difference
+			// leaves out the machine's drift between pairs (bare alone
+			// moves by more than the target from one phase to another):
+			// the target is judged on the median of those differences.
+			d50, d99 := median(differences(s50, a50)), median(differences(s99, a99))
 			rows = append(rows,
-				row{fmt.Sprintf("6. checkout p50 within 0.2 ms of bare (%d/s, %s)", rate, kind), fmt.Sprintf("%.2f ms vs %.2f ms (%+.2f)", s, a, s-a), s-a <= 0.2},
-				row{fmt.Sprintf("6. checkout p99 within 1 ms of bare (%d/s, %s)", rate, kind), fmt.Sprintf("%.2f ms vs %.2f ms (%+.2f)", median(s99), median(a99), median(s99)-median(a99)), median(s99)-median(a99) <= 1})
+				row{fmt.Sprintf("6. checkout p50 within 0.2 ms of bare (%d/s, %s)", rate, kind), fmt.Sprintf("%.2f ms vs %.2f ms; per pair %+.2f", median(s50), median(a50), d50), d50 <= 0.2},
+				row{fmt.Sprintf("6. checkout p99 within 1 ms of bare (%d/s, %s)", rate, kind), fmt.Sprintf("%.2f ms vs %.2f ms; per pair %+.2f", median(s99), median(a99), d99), d99 <= 1})
 			if !h2 {
-				c := median(c50)
+				c, a := median(c50), median(a50)
 				rows = append(rows, row{fmt.Sprintf("6. in-handler call adds the platform's 100 ms (%s)", kind), fmt.Sprintf("%.2f ms (%+.2f)", c, c-a), c-a >= 95})
 			}
 		}

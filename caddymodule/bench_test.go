@@ -49,10 +49,10 @@ func newBenchHandler(b *testing.B) *Handler {
 
 // benchServe drives h with parallel requests, or one at a time; with h
 // nil it measures the same request and upstream without the module, the
-// baseline. One at a time, the time is what each response waits for: the
-// reading and commit that follow it in the background are waited for
-// with the timer stopped, so each runs alone. In parallel, the time
-// includes them all: they are waited for at the end.
+// baseline. The time includes the reading and commit that follow each
+// response in the background: one at a time, each is waited for before
+// the next request, so each runs alone; in parallel, all are waited for
+// at the end.
 func benchServe(b *testing.B, h *Handler, contentType string, parallel bool) {
 	var seq atomic.Int64
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -83,9 +83,7 @@ func benchServe(b *testing.B, h *Handler, contentType string, parallel bool) {
 	if !parallel {
 		for i := 0; i < b.N; i++ {
 			serve()
-			b.StopTimer()
 			settle()
-			b.StartTimer()
 		}
 		return
 	}
@@ -108,8 +106,8 @@ func BenchmarkCapturePath(b *testing.B) {
 }
 
 // BenchmarkBaseline is the same request and upstream without the module.
-// BenchmarkCaptureAlone: one sale at a time: what a checkout's response
-// waits for in the handler when nothing else is being captured.
+// BenchmarkCaptureAlone: one sale at a time, the whole of it: response,
+// reading and a commit (fsync) that shares with no other.
 func BenchmarkCaptureAlone(b *testing.B) {
 	benchServe(b, newBenchHandler(b), "application/json", false)
 }
