@@ -366,10 +366,13 @@ func statusIn(codes []int, status int) bool {
 	return false
 }
 
-// afterUpstream runs once the upstream is done: a browser's response has
-// been written, and completes when the handler returns; a webhook's answer
-// is held until its sale is committed. It says what the exchange came to;
-// explain asks for how the body was read as well.
+// afterUpstream runs once the upstream is done, on the request's path: for
+// a webhook, whose answer is held until its sale is committed; for `caddy
+// sale-track try`; and for a browser's response not copied whole (not a
+// candidate, or over max_body), which needs no reading. A whole copy of a
+// browser's response is read after the response instead (readLater). It
+// says what the exchange came to; explain asks for how the body was read
+// as well.
 func (h *Handler) afterUpstream(tw *teeWriter, reqCopy *bodyCopy, r *http.Request, explain bool) verdict {
 	status := tw.status
 	if !tw.wroteHeader {
