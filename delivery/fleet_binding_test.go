@@ -3,7 +3,6 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -171,28 +170,6 @@ func TestFleetBindingWhileNATSIsDown(t *testing.T) {
 	ev := webhookSale(t, "cs_2", "alex@example.com")
 	if fillFromFleet(t, b, ev); ev.ClickID != "clk_down" || ev.CustomerExternalID != "user_7" {
 		t.Fatalf("node b after recovery: click %q customer %q, want clk_down and user_7", ev.ClickID, ev.CustomerExternalID)
-	}
-}
-
-// TestFleetRefusesOtherBindingTTL: a binding bucket whose TTL is not
-// binding_ttl is reported, not changed.
-func TestFleetRefusesOtherBindingTTL(t *testing.T) {
-	srv := natstest.Start(t)
-	a := startFleetNode(t, fleetOpts(srv.URL()))
-	a.waitReady(t)
-	opts := fleetOpts(srv.URL())
-	opts.BindingTTL = time.Hour
-	f := NewFleet(opts, nil, emFast(), nil, nil)
-	f.ShareBinding(obOpen(t, OutboxOptions{}))
-	err := f.Start()
-	var se *SettingsError
-	if !errors.As(err, &se) || se.Object != "kv bucket "+DefaultFleetBindingBucket {
-		f.Stop()
-		t.Fatalf("Start: %v, want a SettingsError on the binding bucket", err)
-	}
-	st, _ := natsKV(t, srv.URL(), DefaultFleetBindingBucket).Status(context.Background())
-	if st.TTL() != DefaultBindingTTL {
-		t.Errorf("bucket TTL %s: changed", st.TTL())
 	}
 }
 

@@ -404,19 +404,37 @@ func TestFleetStartsWhileNATSIsDown(t *testing.T) {
 	waitOnce(t, p, "inv_early")
 }
 
-// TestFleetRefusesOtherDedupWindow: a claims bucket whose TTL is not
-// dedup_window is reported, not changed.
-func TestFleetRefusesOtherDedupWindow(t *testing.T) {
-	srv := natstest.Start(t)
-	a := startFleetNode(t, fleetOpts(srv.URL()))
-	a.waitReady(t)
-	opts := fleetOpts(srv.URL())
-	opts.DedupWindow = time.Hour
-	f := NewFleet(opts, nil, emFast(), nil, nil)
-	err := f.Start()
-	var se *SettingsError
-	if !errors.As(err, &se) || se.Object != "kv bucket "+DefaultFleetKVBucket {
-		f.Stop()
-		t.Fatalf("Start: %v, want a SettingsError on the bucket", err)
+// TestFleetRefusesOtherBucketTTLs: a bucket whose TTL is not the one its
+// option asks for (dedup_window for the claims, binding_ttl for the
+// binding) is reported, not changed.
+func TestFleetRefusesOtherBucketTTLs(t *testing.T) {
+	for _, tt := range []struct {
+		option string
+		bucket string
+		was    time.Duration
+		set    func(*FleetOptions)
+	}{
+		{"dedup_window", DefaultFleetKVBucket, DefaultDedupWindow, func(o *FleetOptions) { o.DedupWindow = time.Hour }},
+		{"binding_ttl", DefaultFleetBindingBucket, DefaultBindingTTL, func(o *FleetOptions) { o.BindingTTL = time.Hour }},
+	} {
+		t.Run(tt.option, func(t *testing.T) {
+			srv := natstest.Start(t)
+			a := startFleetNode(t, fleetOpts(srv.URL()))
+			a.waitReady(t)
+			opts := fleetOpts(srv.URL())
+			tt.set(&opts)
+			f := NewFleet(opts, nil, emFast(), nil, nil)
+			f.ShareBinding(obOpen(t, OutboxOptions{}))
+			err := f.Start()
+			var se *SettingsError
+			if !errors.As(err, &se) || se.Object != "kv bucket "+tt.bucket {
+				f.Stop()
+				t.Fatalf("Start: %v, want a SettingsError on kv bucket %s", err, tt.bucket)
+			}
+			st, _ := natsKV(t, srv.URL(), tt.bucket).Status(context.Background())
+			if st.TTL() != tt.was {
+				t.Errorf("bucket TTL %s: changed", st.TTL())
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package natstest
 
 import (
-	"fmt"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -33,11 +32,7 @@ func StartWith(t TB, configure func(*server.Options), client ...nats.Option) *No
 
 // TLSURL is the node's client URL with the tls:// scheme, which makes a
 // client insist on TLS whatever the server announces.
-func (n *Node) TLSURL() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return fmt.Sprintf("tls://127.0.0.1:%d", n.opts.Port)
-}
+func (n *Node) TLSURL() string { return n.urlWith("tls") }
 
 // ConnectionsSeen is how many client connections the node has accepted
 // since it started, refused ones included: a test sees a refused client

@@ -44,10 +44,13 @@ type Node struct {
 }
 
 // URL is the node's client URL; it stays the same across a restart.
-func (n *Node) URL() string {
+func (n *Node) URL() string { return n.urlWith("nats") }
+
+// urlWith is the node's client URL with the given scheme.
+func (n *Node) urlWith(scheme string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port)
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, n.opts.Port)
 }
 
 // Running reports whether the node serves.
