@@ -1,7 +1,6 @@
 package natstest
 
 import (
-
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
