@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"time"
 
@@ -72,7 +71,7 @@ func handleStatusPage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireMethod(r, http.MethodGet); err != nil {
 		return err
 	}
-	page := buildStatusPage(time.Now().UTC(), r)
+	page := buildStatusPage(time.Now().UTC())
 	var buf bytes.Buffer
 	if err := statusPageTemplate.Execute(&buf, page); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
@@ -88,7 +87,8 @@ func handleStatusPage(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-func buildStatusPage(now time.Time, r *http.Request) statusPage {
+// buildStatusPage gathers what the page shows.
+func buildStatusPage(now time.Time) statusPage {
 	routes, outcomes := figures.snapshot(now)
 	page := statusPage{Now: now.Format(time.RFC3339), Outcomes: outcomes, Recent: recent.newest(statusRecentRows)}
 	var revenue captureCount
@@ -98,20 +98,27 @@ func buildStatusPage(now time.Time, r *http.Request) statusPage {
 		revenue.merge(captureCount{USD: f.Today.USD})
 	}
 	page.Revenue = usdText(revenue)
-	cluster := clusterStates(r)
 	pipelines := liveDeliveries()
 	sort.Slice(pipelines, func(i, j int) bool { return pipelines[i].dir < pipelines[j].dir })
 	for _, d := range pipelines {
-		page.Pipelines = append(page.Pipelines, d.statusRow(now, cluster[d.dir]))
+		page.Pipelines = append(page.Pipelines, d.statusRow(now))
 	}
 	return page
 }
 
-func (d *pipeline) statusRow(now time.Time, cluster []field) pipelineRow {
-	st := d.emitter.Stats()
-	row := pipelineRow{StorageDir: d.dir, Queued: st.Queued, InFlight: st.InFlight, Cluster: cluster,
-		OldestAge: (time.Duration(st.OldestAgeSeconds) * time.Second).String()}
-	letters, total, err := d.emitter.DeadLetters(0, statusDeadRows)
+// statusRow is one delivery's part of the page: the same stats and dead
+// letters the admin API serves (the fleet's, in a fleet).
+func (d *pipeline) statusRow(now time.Time) pipelineRow {
+	v := d.stats()
+	row := pipelineRow{StorageDir: d.dir, Queued: v.Queued, InFlight: v.InFlight,
+		OldestAge: (time.Duration(v.OldestAgeSeconds) * time.Second).String()}
+	if v.Cluster != nil {
+		// Shown however the fleet's stats are laid out.
+		if raw, err := json.Marshal(v.Cluster); err == nil {
+			row.Cluster = flatten(raw)
+		}
+	}
+	letters, total, err := d.deadLetters(0, statusDeadRows)
 	if err != nil {
 		row.Error = "reading the dead letters: " + err.Error()
 	}
@@ -130,30 +137,6 @@ func (d *pipeline) statusRow(now time.Time, cluster []field) pipelineRow {
 		row.RatesStale = age > d.settings.Load().fxMaxAge
 	}
 	return row
-}
-
-// clusterStates reads the cluster state of each delivery from the stats
-// the admin API serves, by storage directory: the page shows it when the
-// stats carry one (fleet mode), however it is laid out.
-func clusterStates(r *http.Request) map[string][]field {
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequestWithContext(r.Context(), http.MethodGet, "/sale_track/stats", nil)
-	if handleStats(rec, req) != nil {
-		return nil
-	}
-	var stats []map[string]json.RawMessage
-	if json.Unmarshal(rec.Body.Bytes(), &stats) != nil {
-		return nil
-	}
-	out := map[string][]field{}
-	for _, st := range stats {
-		var dir string
-		_ = json.Unmarshal(st["storage_dir"], &dir)
-		if raw, ok := st["cluster"]; ok && string(raw) != "null" {
-			out[dir] = flatten(raw)
-		}
-	}
-	return out
 }
 
 // flatten lists an object's members as text, sorted by name; anything

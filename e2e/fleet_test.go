@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -238,6 +239,16 @@ func TestFleetPlatformDownThenUp(t *testing.T) {
 	if status := b.proc.adminJSON(http.MethodGet, "/sale_track/dead", &dead); status != 200 || dead.Total != 1 ||
 		dead.DeadLetters[0].Event.InvoiceID != "inv_dead" || dead.DeadLetters[0].Reason != "permanent: 422" {
 		t.Fatalf("dead letters from the other node: %d %+v", status, dead)
+	}
+	// The status page lists the fleet's dead letters too, not the node's.
+	resp, err := http.Get(b.proc.adminURL("/sale_track/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `id="dead-total">1<`) || !strings.Contains(string(page), "<td>inv_dead</td><td class=\"dead\">permanent: 422</td>") {
+		t.Errorf("the other node's status page does not list the fleet's dead letter:\n%s", page)
 	}
 	plat.Accept()
 	var replayed struct{ Replayed int }
