@@ -228,8 +228,7 @@ func (l eventLessons) changes(tx *bolt.Tx, now time.Time, opts BindingOptions) [
 		}
 	}
 	if l.emailKey != nil {
-		b := tx.Bucket(bucketBindEmail)
-		if customer, live := liveEntry(b, l.emailKey, now, opts.TTL); !keepsCustomer(b.Get(l.emailKey), customer, live, l.customer, now, opts.TTL) {
+		if !keepsCustomer(tx.Bucket(bucketBindEmail).Get(l.emailKey), l.customer, now, opts.TTL) {
 			puts = append(puts, bindingPut{bucketBindEmail, l.emailKey, entry(now, l.customer)})
 		}
 	}
@@ -256,11 +255,17 @@ func entry(learned time.Time, text string) []byte {
 // liveEntry returns the text of the entry at key, if it is there and not
 // past ttl. The text is a copy: bbolt's slices end with the transaction.
 func liveEntry(b *bolt.Bucket, key []byte, now time.Time, ttl time.Duration) ([]byte, bool) {
-	v := b.Get(key)
+	text, live := liveText(b.Get(key), now, ttl)
+	return bytes.Clone(text), live
+}
+
+// liveText is a binding value's text, less its time, unless it is past
+// ttl (or too short to hold its time: damage), whichever store holds it.
+func liveText(v []byte, now time.Time, ttl time.Duration) ([]byte, bool) {
 	if len(v) <= 8 || entryExpired(v, now, ttl) {
 		return nil, false
 	}
-	return bytes.Clone(v[8:]), true
+	return v[8:], true
 }
 
 // entryExpired says whether a binding value is past ttl at now. A value

@@ -45,19 +45,33 @@ func loadBindingKey(dir string) (key bindingKey, created bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("binding key %s: %w", path, err)
 	}
-	if len(key) != bindingKeySize {
-		return nil, false, fmt.Errorf("binding key %s: %d bytes, want %d; move it aside to start a new one (emails bound so far are then forgotten)",
-			path, len(key), bindingKeySize)
+	if err := checkBindingKeySize(key, "move it aside"); err != nil {
+		return nil, false, fmt.Errorf("binding key %s: %w", path, err)
 	}
 	return key, false, nil
+}
+
+// newBindingKey is a fresh random key.
+func newBindingKey() bindingKey {
+	key := make([]byte, bindingKeySize)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	return key
+}
+
+// checkBindingKeySize refuses a stored key of the wrong size, saying how
+// to start a new one (remedy) and what that costs.
+func checkBindingKeySize(key []byte, remedy string) error {
+	if len(key) != bindingKeySize {
+		return fmt.Errorf("%d bytes, want %d; %s to start a new one (emails bound so far are then forgotten)", len(key), bindingKeySize, remedy)
+	}
+	return nil
 }
 
 // createBindingKey writes a new key beside path and renames it into place,
 // then syncs the directory: the file appears whole or not at all, and it
 // is on disk before any binding hashed with it is.
 func createBindingKey(path string) (bindingKey, error) {
-	key := make([]byte, bindingKeySize)
-	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	key := newBindingKey()
 	fail := func(err error) (bindingKey, error) { return nil, fmt.Errorf("binding key %s: %w", path, err) }
 	tmp, err := os.CreateTemp(filepath.Dir(path), BindingKeyFile+".new-*")
 	if err != nil {

@@ -11,12 +11,13 @@ func keepsClick(old []byte, live bool, click string, keepFirst bool) bool {
 	return live && (keepFirst || string(old) == click)
 }
 
-// keepsCustomer says whether an email's bound customer (old, if live; raw
-// is its stored entry) stays as it is when the email is seen with
-// customer: the shop's id for an email is the latest one it answered
-// with, and an entry seen again is renewed (dueForRenewal), so a customer
-// who keeps coming back keeps it past the TTL.
-func keepsCustomer(raw, old []byte, live bool, customer string, now time.Time, ttl time.Duration) bool {
+// keepsCustomer says whether an email's stored entry (raw, nil when
+// there is none) stays as it is when the email is seen with customer: the
+// shop's id for an email is the latest one it answered with, and an entry
+// seen again is renewed (dueForRenewal), so a customer who keeps coming
+// back keeps it past the TTL.
+func keepsCustomer(raw []byte, customer string, now time.Time, ttl time.Duration) bool {
+	old, live := liveText(raw, now, ttl)
 	return live && string(old) == customer && !dueForRenewal(raw, now, ttl)
 }
 

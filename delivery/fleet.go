@@ -125,11 +125,10 @@ func (o FleetOptions) deadSubject() string   { return o.DeadStream + ".letters" 
 type Fleet struct {
 	opts  FleetOptions
 	spool func(*sale.Event) (EnqueueResult, error)
-	// binding learns from every event the stream takes; a spooled one
-	// teaches the spool's own outbox as it is enqueued. shared is the
-	// fleet's KV binding, when the node uses it.
-	binding Binding
-	shared  *FleetBinding
+	// shared is the fleet's KV binding, when the node uses one: it learns
+	// from every event the stream takes; a spooled one teaches the
+	// spool's own outbox as it is enqueued.
+	shared *FleetBinding
 	// onReady is called each time the fleet is (again) usable: the
 	// forwarder's queue is due at once then.
 	onReady func()

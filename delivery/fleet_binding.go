@@ -48,7 +48,6 @@ var errBindingContended = errors.New("binding entry rewritten by other nodes at 
 func (f *Fleet) ShareBinding(local *Outbox) *FleetBinding {
 	b := &FleetBinding{f: f, local: local}
 	f.shared = b
-	f.LearnInto(b)
 	return b
 }
 
@@ -110,7 +109,7 @@ func (b *FleetBinding) Learn(ev *sale.Event) error {
 	}
 	if email != "" {
 		return b.change(ctx, bk, emailKVKey(bk.key, email), opts, func(raw, old []byte, live bool) ([]byte, bool) {
-			return entry(now, customer), !keepsCustomer(raw, old, live, customer, now, opts.TTL)
+			return entry(now, customer), !keepsCustomer(raw, customer, now, opts.TTL)
 		})
 	}
 	return nil
@@ -201,15 +200,6 @@ func (r kvReader) live(key string) ([]byte, bool, error) {
 	}
 	text, live := liveText(e.Value(), r.now, r.opts.TTL)
 	return text, live, nil
-}
-
-// liveText is a binding value's text, less its time, unless it is past
-// ttl (or too short to hold its time: damage).
-func liveText(v []byte, now time.Time, ttl time.Duration) ([]byte, bool) {
-	if len(v) <= 8 || entryExpired(v, now, ttl) {
-		return nil, false
-	}
-	return v[8:], true
 }
 
 func (r kvReader) refEntry(ref string) (string, string, bool, error) {

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -62,17 +61,15 @@ func (f *Fleet) sharedBindingKey(ctx context.Context, kv jetstream.KeyValue, buc
 	for range 2 {
 		e, err := kv.Get(ctx, bindingKeyEntry)
 		if err == nil {
-			if len(e.Value()) != bindingKeySize {
-				return nil, fmt.Errorf("%s: %d bytes, want %d; purge it to start a new one (emails bound so far are then forgotten)",
-					bindingKeyEntry, len(e.Value()), bindingKeySize)
+			if err := checkBindingKeySize(e.Value(), "purge it"); err != nil {
+				return nil, fmt.Errorf("%s: %w", bindingKeyEntry, err)
 			}
 			return e.Value(), nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, fmt.Errorf("%s: %w", bindingKeyEntry, err)
 		}
-		key := make([]byte, bindingKeySize)
-		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+		key := newBindingKey()
 		msg := nats.NewMsg("$KV." + bucket + "." + bindingKeyEntry)
 		msg.Data = key
 		msg.Header.Set(jetstream.MsgTTLHeader, "never")
