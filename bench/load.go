@@ -162,7 +162,6 @@ func firstByte(url string) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
-// median of a few values.
 // differences are a[i]-b[i], pair by pair.
 func differences(a, b []float64) []float64 {
 	d := make([]float64, len(a))
@@ -172,6 +171,7 @@ func differences(a, b []float64) []float64 {
 	return d
 }
 
+// median of a few values.
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)

@@ -197,14 +197,19 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // intOption reads a whole-number option's argument and checks it by the
 // option's rule; want is what the rule asks for.
 func intOption(d *caddyfile.Dispenser, rule func(int) error, want error) (int, error) {
-	name := d.Val()
+	return intArg(d, d.Val(), rule, want)
+}
+
+// intArg reads an integer option's one argument by its rule; label names
+// the option in the error.
+func intArg(d *caddyfile.Dispenser, label string, rule func(int) error, want error) (int, error) {
 	v, err := oneArg(d)
 	if err != nil {
 		return 0, err
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || rule(n) != nil {
-		return 0, d.Errf("%s %q: %v", name, v, want)
+		return 0, d.Errf("%s %q: %v", label, v, want)
 	}
 	return n, nil
 }

@@ -255,8 +255,13 @@ func (c *ClickCookie) keptClick(r *http.Request) string {
 	if !c.keepFirst {
 		return ""
 	}
-	if old, err := r.Cookie(c.Cookie); err == nil && sale.ValidClickID(old.Value) {
-		return old.Value
+	return c.cookieClick(r)
+}
+
+// cookieClick is the click the request's cookie holds, if it is valid.
+func (c *ClickCookie) cookieClick(r *http.Request) string {
+	if cookie, err := r.Cookie(c.Cookie); err == nil && sale.ValidClickID(cookie.Value) {
+		return cookie.Value
 	}
 	return ""
 }

@@ -43,9 +43,7 @@ func (c *ClickCookie) provisionBind(ctx caddy.Context) error {
 func (c *ClickCookie) bindRefs(r *http.Request) {
 	click, _ := caddyhttp.GetVar(r.Context(), "click_id").(string)
 	if click == "" {
-		if cookie, err := r.Cookie(c.Cookie); err == nil && sale.ValidClickID(cookie.Value) {
-			click = cookie.Value
-		}
+		click = c.cookieClick(r)
 	}
 	if click == "" {
 		return

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -241,13 +240,15 @@ func (a *App) unmarshalNATS(d *caddyfile.Dispenser) error {
 			}
 			*durations[sub] = dur
 		case sub == "replicas":
-			v, err := oneArg(d)
+			// 0 is the JSON's "not set"; written, it is a mistake.
+			r, err := intArg(d, "nats replicas", func(r int) error {
+				if r == 0 {
+					return errNATSReplicas
+				}
+				return checkNATSReplicas(r)
+			}, errNATSReplicas)
 			if err != nil {
 				return err
-			}
-			r, err := strconv.Atoi(v)
-			if err != nil || r == 0 || checkNATSReplicas(r) != nil {
-				return d.Errf("nats replicas %q: %v", v, errNATSReplicas)
 			}
 			n.Replicas = r
 		default:

@@ -98,7 +98,7 @@ func waitDrained(t *testing.T, nodes ...*fleetNode) {
 	t.Helper()
 	waitFor(t, "the fleet to drain", func() bool {
 		for _, n := range nodes {
-			if n.fleet.Stopped() {
+			if n.fleet.stopping.Load() {
 				continue
 			}
 			st := n.fleet.Stats()

@@ -45,9 +45,6 @@ type FleetStats struct {
 // on a cluster that does not answer.
 const fleetStatsTimeout = time.Second
 
-// Stopped reports whether Stop has been called.
-func (f *Fleet) Stopped() bool { return f.stopping.Load() }
-
 // Connected reports whether the node has a connection to NATS.
 func (f *Fleet) Connected() bool { return f.nc != nil && f.nc.IsConnected() }
 
