@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/saletrack/caddy-saletrack/sale"
+	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -203,17 +204,9 @@ func (o *Outbox) replay(invoiceID string, now time.Time) (int, error) {
 			for ; k != nil && len(picked) < replayPage; k, v = c.Next() {
 				scanned++
 				last = bytes.Clone(k)
-				var dr deadRecord
-				if json.Unmarshal(v, &dr) != nil || dr.Event == nil {
+				dr, ok := replayable(v, invoiceID)
+				if !ok {
 					continue
-				}
-				if invoiceID != "" {
-					var head struct {
-						InvoiceID string `json:"invoiceId"`
-					}
-					if json.Unmarshal(dr.Event, &head) != nil || head.InvoiceID != invoiceID {
-						continue
-					}
 				}
 				picked = append(picked, bytes.Clone(k))
 				recs = append(recs, dr)
@@ -252,4 +245,15 @@ func (o *Outbox) replay(invoiceID string, now time.Time) (int, error) {
 		}
 		after = last
 	}
+}
+
+// replayable decodes a stored dead letter and says whether a replay picks
+// it: it holds an event (an undecodable one cannot be delivered, and
+// stays) of invoiceID, or of any invoice when invoiceID is "".
+func replayable(data []byte, invoiceID string) (deadRecord, bool) {
+	var dr deadRecord
+	if json.Unmarshal(data, &dr) != nil || dr.Event == nil {
+		return dr, false
+	}
+	return dr, invoiceID == "" || gjson.GetBytes(dr.Event, "invoiceId").String() == invoiceID
 }

@@ -2,16 +2,12 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tidwall/gjson"
-
-	"github.com/saletrack/caddy-saletrack/sale"
 )
 
 // fleetAdminTimeout bounds one admin request's calls to NATS.
@@ -29,13 +25,13 @@ func (f *Fleet) DeadLetters(offset, limit int) ([]DeadLetter, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), fleetAdminTimeout)
 	defer cancel()
 	letters := []DeadLetter{}
-	total := 0
-	err := f.eachDead(ctx, func(seq uint64, data []byte) bool {
-		if total >= offset && len(letters) < limit {
+	seen := 0
+	total, err := f.eachDead(ctx, func(seq uint64, data []byte) bool {
+		if seen >= offset {
 			letters = append(letters, decodeDead(seqKey(seq), data))
 		}
-		total++
-		return true
+		seen++
+		return len(letters) < limit
 	})
 	return letters, total, err
 }
@@ -51,12 +47,8 @@ func (f *Fleet) Replay(invoiceID string) (int, error) {
 		ev  []byte
 	}
 	var picks []pick
-	err := f.eachDead(ctx, func(seq uint64, data []byte) bool {
-		var dr deadRecord
-		if json.Unmarshal(data, &dr) != nil || dr.Event == nil {
-			return true // undecodable: it cannot be delivered, and stays
-		}
-		if invoiceID == "" || gjson.GetBytes(dr.Event, "invoiceId").String() == invoiceID {
+	_, err := f.eachDead(ctx, func(seq uint64, data []byte) bool {
+		if dr, ok := replayable(data, invoiceID); ok {
 			picks = append(picks, pick{seq, dr.Event})
 		}
 		return true
@@ -71,14 +63,10 @@ func (f *Fleet) Replay(invoiceID string) (int, error) {
 	moved := 0
 	now := f.cfg.Load().opts.Now()
 	for _, p := range picks {
-		ev, err := sale.DecodeRecord(p.ev)
-		if err != nil {
-			continue
-		}
 		// The id is the dead letter's: replaying twice in a row does not
 		// queue the event twice, and it is not the event's own id, which
 		// the stream may still remember.
-		if err := f.publish(ctx, ev, now, "replay-"+strconv.FormatUint(p.seq, 10)); err != nil {
+		if err := f.publishRecord(ctx, p.ev, now, "replay-"+strconv.FormatUint(p.seq, 10)); err != nil {
 			return moved, fmt.Errorf("replaying dead letter %d: %w", p.seq, err)
 		}
 		if err := stream.DeleteMsg(ctx, p.seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -91,18 +79,19 @@ func (f *Fleet) Replay(invoiceID string) (int, error) {
 }
 
 // eachDead calls fn with each dead letter, oldest first, until it returns
-// false.
-func (f *Fleet) eachDead(ctx context.Context, fn func(seq uint64, data []byte) bool) error {
+// false, and says how many dead letters there are.
+func (f *Fleet) eachDead(ctx context.Context, fn func(seq uint64, data []byte) bool) (int, error) {
 	if !f.ready.Load() {
-		return ErrFleetDown
+		return 0, ErrFleetDown
 	}
 	stream, err := f.js.Stream(ctx, f.opts.DeadStream)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	st := stream.CachedInfo().State
-	if st.Msgs == 0 {
-		return nil
+	total := int(st.Msgs)
+	if total == 0 {
+		return 0, nil
 	}
 	for seq := st.FirstSeq; seq <= st.LastSeq; seq++ {
 		m, err := stream.GetMsg(ctx, seq)
@@ -110,11 +99,11 @@ func (f *Fleet) eachDead(ctx context.Context, fn func(seq uint64, data []byte) b
 			continue
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 		if !fn(seq, m.Data) {
-			return nil
+			break
 		}
 	}
-	return nil
+	return total, nil
 }

@@ -90,6 +90,11 @@ func (f *Fleet) publish(ctx context.Context, ev *sale.Event, since time.Time, ms
 	if err != nil {
 		return err
 	}
+	return f.publishRecord(ctx, data, since, msgID)
+}
+
+// publishRecord is publish for an event already encoded as its record.
+func (f *Fleet) publishRecord(ctx context.Context, data []byte, since time.Time, msgID string) error {
 	msg := nats.NewMsg(f.opts.eventsSubject())
 	msg.Data = data
 	msg.Header.Set(headerSince, since.UTC().Format(time.RFC3339Nano))

@@ -438,3 +438,50 @@ func TestFleetRefusesOtherBucketTTLs(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetDeadLettersPage: a page of the fleet's dead letters is the
+// one asked for, with the count of them all; replaying all of them moves
+// each once.
+func TestFleetDeadLettersPage(t *testing.T) {
+	srv := natstest.Start(t)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	var delivered atomic.Int64
+	sink := &funcSink{name: "platform", send: func(ctx context.Context, ev *sale.Event) error {
+		if refuse.Load() {
+			return &SendError{Status: 422, Permanent: true}
+		}
+		delivered.Add(1)
+		return nil
+	}}
+	a := startFleetNode(t, fleetOpts(srv.URL()), sink)
+	a.waitReady(t)
+	for _, inv := range []string{"inv_d0", "inv_d1", "inv_d2"} {
+		commitOK(t, a, fleetSale(t, inv), Queued)
+	}
+	waitDrained(t, a)
+	// Buried in the order their deliveries failed: one page each gives
+	// every one once.
+	seen := map[string]bool{}
+	for offset := range 3 {
+		letters, total, err := a.fleet.DeadLetters(offset, 1)
+		if err != nil || total != 3 || len(letters) != 1 || letters[0].Event == nil {
+			t.Fatalf("page (%d, 1): %v of %d, %v; want one of 3", offset, letters, total, err)
+		}
+		seen[letters[0].Event.InvoiceID] = true
+	}
+	if !seen["inv_d0"] || !seen["inv_d1"] || !seen["inv_d2"] {
+		t.Fatalf("pages of one gave %v, want each dead letter once", seen)
+	}
+	if letters, total, _ := a.fleet.DeadLetters(5, 10); total != 3 || len(letters) != 0 {
+		t.Fatalf("page past the end: %v of %d", letters, total)
+	}
+	refuse.Store(false)
+	if n, err := a.fleet.Replay(""); err != nil || n != 3 {
+		t.Fatalf("Replay: %d %v", n, err)
+	}
+	waitDrained(t, a)
+	if _, total, _ := a.fleet.DeadLetters(0, 10); total != 0 || delivered.Load() != 3 {
+		t.Fatalf("after replay: %d dead letters, %d delivered", total, delivered.Load())
+	}
+}
