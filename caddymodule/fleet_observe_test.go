@@ -17,7 +17,7 @@ func TestForwardedIsNotDelivered(t *testing.T) {
 	forwarded := &sale.Event{ID: "evt_forwarded", InvoiceID: "inv_forwarded", Route: "fleet"}
 	expired := &sale.Event{ID: "evt_expired", InvoiceID: "inv_expired", Route: "fleet"}
 	opts.Observe(delivery.Outcome{Event: forwarded, Delivered: true})
-	opts.Observe(delivery.Outcome{Event: expired, Reason: "expired after 1h0m0s"})
+	opts.Observe(delivery.Outcome{Event: expired, Reason: "expired after 1h0m0s", Code: "expired"})
 
 	outcomes := map[string]string{}
 	for _, e := range recent.newest(maxRecent) {

@@ -79,22 +79,11 @@ func observeDelivery(o delivery.Outcome) {
 		e = eventEntry(o.Event, outcomeDelivered)
 	}
 	if !o.Delivered {
-		e.Outcome, e.Reason, e.code = outcomeDead, o.Reason, deadCode(o.Reason)
+		e.Outcome, e.Reason, e.code = outcomeDead, o.Reason, o.Code
 	}
 	record(e, nil)
 }
 
 func eventEntry(ev *sale.Event, outcome string) outcomeEntry {
 	return outcomeEntry{Route: ev.Route, Kind: eventLabel(ev.Kind), Outcome: outcome, InvoiceID: ev.InvoiceID, EventID: ev.ID, Origin: ev.Origin}
-}
-
-// deadCode is a dead letter's reason without its detail: "permanent: 422"
-// counts as "permanent", "expired after 168h0m0s" as "expired".
-func deadCode(reason string) string {
-	for i, r := range reason {
-		if r == ':' || r == ' ' {
-			return reason[:i]
-		}
-	}
-	return reason
 }

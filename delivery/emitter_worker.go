@@ -152,12 +152,12 @@ func (e *Emitter) sweepExpired() {
 func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, flushes uint64) {
 	log := newEventLog(cfg.opts.Logger, it.seq)
 	if it.err != nil {
-		e.bury(&log, cfg, it, nil, "undecodable record", failure{err: it.err.Error()})
+		e.bury(&log, cfg, it, nil, undecodableReason("record"), failure{err: it.err.Error()})
 		return
 	}
 	ev, err := it.event()
 	if err != nil {
-		e.bury(&log, cfg, it, nil, "undecodable event", failure{err: err.Error()})
+		e.bury(&log, cfg, it, nil, undecodableReason("event"), failure{err: err.Error()})
 		return
 	}
 	log.named(ev)
@@ -227,18 +227,18 @@ func (e *Emitter) deliver(ctx context.Context, cfg *emitterConfig, it leased, fl
 // bury moves an event to the dead letters: the one place an event leaves
 // the queue undelivered, so the one place that warns.
 // ev is nil when the record could not be decoded.
-func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, ev *sale.Event, reason string, f failure) {
+func (e *Emitter) bury(log *eventLog, cfg *emitterConfig, it leased, ev *sale.Event, reason deathReason, f failure) {
 	// The error text can quote the platform's response body, which may echo
 	// an email or a name: it stays at DEBUG, and in the dead letter.
-	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", f.sink),
+	log.Warn("sale moved to dead letters", zap.String("reason", reason.text), zap.String("sink", f.sink),
 		zap.Int("status", f.status), zap.Int("attempts", it.rec.Attempts+1))
 	log.Debug("dead letter's last error", zap.String("sink", f.sink), zap.String("error", f.err))
-	if err := e.ob.bury(it.seq, it.due, reason, f, cfg.opts.Now()); err != nil {
+	if err := e.ob.bury(it.seq, it.due, reason.text, f, cfg.opts.Now()); err != nil {
 		log.Error("moving an event to the dead letters; it stays queued", zap.Error(err))
 		e.writeFailures.Add(1)
 	} else {
 		e.writeFailures.Store(0)
-		cfg.opts.observe(Outcome{Event: ev, Reason: reason})
+		cfg.opts.observe(Outcome{Event: ev, Reason: reason.text, Code: reason.code})
 	}
 }
 

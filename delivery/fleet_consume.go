@@ -52,7 +52,7 @@ func (f *Fleet) deliver(ctx context.Context, msg jetstream.Msg) {
 	attempt := int(meta.NumDelivered) - 1
 	ev, err := sale.DecodeRecord(msg.Data())
 	if err != nil {
-		f.bury(&log, msg, nil, attempt, "undecodable event", failure{err: err.Error()})
+		f.bury(&log, msg, nil, attempt, undecodableReason("event"), failure{err: err.Error()})
 		return
 	}
 	log.named(ev)
@@ -117,12 +117,12 @@ func (f *Fleet) sendInOrder(ctx context.Context, log *eventLog, sinks []Sink, ev
 // acknowledged, removes the event from the work queue. If the dead letter
 // cannot be stored, the event is retried later instead: nothing leaves the
 // stream without a trace.
-func (f *Fleet) bury(log *eventLog, msg jetstream.Msg, ev *sale.Event, attempt int, reason string, fl failure) {
+func (f *Fleet) bury(log *eventLog, msg jetstream.Msg, ev *sale.Event, attempt int, reason deathReason, fl failure) {
 	cfg := f.cfg.Load()
-	log.Warn("sale moved to dead letters", zap.String("reason", reason), zap.String("sink", fl.sink),
+	log.Warn("sale moved to dead letters", zap.String("reason", reason.text), zap.String("sink", fl.sink),
 		zap.Int("status", fl.status), zap.Int("attempts", attempt+1))
 	log.Debug("dead letter's last error", zap.String("sink", fl.sink), zap.String("error", fl.err))
-	dr := deadRecord{Reason: reason, Sink: fl.sink, Status: fl.status, Body: fl.body, Error: fl.err,
+	dr := deadRecord{Reason: reason.text, Sink: fl.sink, Status: fl.status, Body: fl.body, Error: fl.err,
 		Attempts: attempt + 1, At: cfg.opts.Now()}
 	if ev != nil {
 		dr.Event = msg.Data()
@@ -148,5 +148,5 @@ func (f *Fleet) bury(log *eventLog, msg jetstream.Msg, ev *sale.Event, attempt i
 		return
 	}
 	f.deadLettered.Add(1)
-	cfg.opts.observe(Outcome{Event: ev, Reason: reason})
+	cfg.opts.observe(Outcome{Event: ev, Reason: reason.text, Code: reason.code})
 }

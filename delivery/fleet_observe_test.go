@@ -42,7 +42,7 @@ func TestFleetObserverHearsDeliveriesAndDeadLetters(t *testing.T) {
 	if o := heard["inv_accepted"]; !o.Delivered || o.Reason != "" {
 		t.Errorf("accepted sale observed as %+v, want delivered", o)
 	}
-	if o := heard["inv_refused"]; o.Delivered || o.Reason != "permanent: 422" {
+	if o := heard["inv_refused"]; o.Delivered || o.Reason != "permanent: 422" || o.Code != "permanent" {
 		t.Errorf("refused sale observed as %+v, want a dead letter with reason permanent: 422", o)
 	}
 }

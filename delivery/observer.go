@@ -10,9 +10,10 @@ type Outcome struct {
 	// Delivered is true when every sink accepted it, false when it became
 	// a dead letter.
 	Delivered bool
-	// Reason is why it became a dead letter ("permanent: 422"); empty for
-	// a delivery.
-	Reason string
+	// Reason is why it became a dead letter ("permanent: 422"), and Code
+	// its kind ("permanent", "expired", "undecodable"); both empty for a
+	// delivery.
+	Reason, Code string
 }
 
 // observe hands an outcome to the configured observer, if any.

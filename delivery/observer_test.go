@@ -43,7 +43,7 @@ func TestEmitterObserverHearsDeliveriesAndDeadLetters(t *testing.T) {
 	if o := heard["INV-OK"]; !o.Delivered || o.Reason != "" {
 		t.Errorf("INV-OK: %+v, want delivered", o)
 	}
-	if o := heard["INV-BAD"]; o.Delivered || o.Reason != "permanent: 422" {
+	if o := heard["INV-BAD"]; o.Delivered || o.Reason != "permanent: 422" || o.Code != "permanent" {
 		t.Errorf("INV-BAD: %+v, want dead with reason permanent: 422", o)
 	}
 }

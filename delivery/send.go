@@ -69,16 +69,32 @@ func (c *emitterCounters) sendAll(ctx context.Context, log *eventLog, sinks []Si
 	return out
 }
 
+// deathReason is why an event became a dead letter: code is its kind
+// (permanent, expired, undecodable), for counts; text is what the dead
+// letter and the log say.
+type deathReason struct{ code, text string }
+
 // permanentReason is a dead letter's reason for a permanent failure.
-func permanentReason(f *failure) string {
+func permanentReason(f *failure) deathReason {
+	r := deathReason{code: "permanent"}
 	switch {
 	case f.location != "":
-		return fmt.Sprintf("permanent: %d redirect to %s, never followed", f.status, f.location)
+		r.text = fmt.Sprintf("permanent: %d redirect to %s, never followed", f.status, f.location)
 	case f.status != 0:
-		return fmt.Sprintf("permanent: %d", f.status)
+		r.text = fmt.Sprintf("permanent: %d", f.status)
+	default:
+		r.text = "permanent: " + f.err
 	}
-	return "permanent: " + f.err
+	return r
 }
 
 // expiredReason is a dead letter's reason for an event retried too long.
-func expiredReason(maxAge time.Duration) string { return "expired after " + maxAge.String() }
+func expiredReason(maxAge time.Duration) deathReason {
+	return deathReason{code: "expired", text: "expired after " + maxAge.String()}
+}
+
+// undecodableReason is a dead letter's reason for a stored record (what:
+// "record" or "event") that cannot be read back.
+func undecodableReason(what string) deathReason {
+	return deathReason{code: "undecodable", text: "undecodable " + what}
+}
